@@ -1,0 +1,131 @@
+"""The ``tifa`` command line (click)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .db import DatabaseUnavailable
+
+
+def _app():
+    from . import create_app
+
+    return create_app()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"错误 / error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """提法卡 Tifa: study-material flashcards with SM-2 review."""
+
+
+@main.command()
+@click.option("--no-seed", is_flag=True, help="Do not import the seed materials.")
+def init(no_seed: bool) -> None:
+    """Create or upgrade the database schema, seed it and create the first admin (idempotent)."""
+    from .bootstrap import initialise
+    from .seeding import SeedError
+
+    app = _app()
+    try:
+        result = initialise(app, with_seeds=not no_seed)
+    except (DatabaseUnavailable, SeedError) as exc:
+        _fail(str(exc))
+    _report_init(result)
+
+
+def _report_init(result) -> None:  # noqa: ANN001
+    for identity in result.seeded:
+        click.echo(f"已导入种子材料 / seeded: {identity}")
+    if result.admin_created:
+        click.echo("已创建管理员账号 / admin account created: admin")
+        if result.admin_password:
+            click.echo(f"初始密码（只显示这一次）/ initial password (shown once): {result.admin_password}")
+
+
+@main.command()
+@click.option("--host", default=lambda: os.environ.get("TIFA_HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", default=lambda: int(os.environ.get("TIFA_PORT", "5000")), type=int,
+              show_default="5000")
+@click.option("--threads", default=8, type=int, show_default=True)
+def serve(host: str, port: int, threads: int) -> None:
+    """Migrate, seed on first start and serve with waitress."""
+    from waitress import serve as waitress_serve
+
+    from .bootstrap import initialise
+    from .seeding import SeedError
+
+    app = _app()
+    try:
+        result = initialise(app)
+    except (DatabaseUnavailable, SeedError) as exc:
+        _fail(str(exc))
+    _report_init(result)
+    scheduler = _start_background_scheduler(app)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"提法卡已启动 / Tifa is running: http://{shown_host}:{port}/login")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="tifa")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+def _start_background_scheduler(app):  # noqa: ANN001, ANN202
+    if not app.config.get("SCHEDULER"):
+        return None
+    try:
+        from .jobs_runner import start_background
+    except ImportError:
+        return None
+    return start_background(app)
+
+
+@main.group()
+def users() -> None:
+    """Manage staff accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="Display name (姓名).")
+@click.option("--department", default=None, help="Department (部门); created when new.")
+@click.option("--email", default=None)
+@click.option("--admin", "role", flag_value="super_admin", help="Make a super admin.")
+@click.option("--dept-admin", "role", flag_value="dept_admin", help="Make an admin of --department.")
+@click.option("--password", default=None, help="Initial password; generated and printed when omitted.")
+def users_create(username: str, name: str, department: str | None, email: str | None, role: str | None,
+                 password: str | None) -> None:
+    """Create a staff account (the person must change the password at first login)."""
+    from .db import session_scope
+    from .services.passwords import generate_password
+    from .services.users import UserError, create_user
+
+    app = _app()
+    generated = password is None
+    password = password or generate_password()
+    try:
+        with session_scope(app, write=True) as db:
+            user = create_user(db, username, name, password, department=department, email=email,
+                               role=role or "staff", must_change_password=True,
+                               check_strength=not generated)
+            if role == "dept_admin" and user.department is not None:
+                user.managed_departments.append(user.department)
+    except UserError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # database unreachable or schema missing
+        _fail(f"{exc.__class__.__name__}: {exc}。请先运行 tifa init，并检查 TIFA_DATABASE_URL。")
+    click.echo(f"已创建 / created: {username}")
+    if generated:
+        click.echo(f"初始密码 / initial password: {password}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Services wire cards/ and scheduler/ to the database; blueprints stay thin."""
