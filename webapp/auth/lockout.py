@@ -21,7 +21,7 @@ def lock_duration(failures: int) -> timedelta:
     """No lock for the first few failures, then 1, 2, 4 … minutes, at most an hour."""
     if failures < FREE_ATTEMPTS:
         return timedelta(0)
-    return min(MAX_LOCK, FIRST_LOCK * (2 ** (failures - FREE_ATTEMPTS)))
+    return min(MAX_LOCK, FIRST_LOCK * (2 ** min(failures - FREE_ATTEMPTS, 12)))
 
 
 def is_locked(user: User, now: datetime) -> bool:
