@@ -146,15 +146,24 @@ _SPACE_RE = re.compile(r"\s+")
 
 
 class ExportError(Exception):
-    """Input that cannot become a useful .apkg; ``code`` is stable, the message is for users."""
+    """Input that cannot become a useful .apkg.
 
-    def __init__(self, code: str, message: str, *, deck_key: str | None = None,
+    ``code`` is stable (the web app maps it to an API error), ``message`` is Chinese for users,
+    ``english`` a short gloss for logs and the CLI (as ``cards.errors.MaterialError`` has).
+    """
+
+    def __init__(self, code: str, message: str, english: str, *, deck_key: str | None = None,
                  note_key: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.english = english
         self.deck_key = deck_key
         self.note_key = note_key
+
+    def one_line(self) -> str:
+        """Chinese message and English gloss on one line, for the command line."""
+        return f"{self.message} / {self.english}"
 
 
 @dataclass
@@ -242,7 +251,8 @@ def note_guid(note: ExportNote) -> str:
 def note_mtime(modified: datetime) -> int:
     """Anki's note mtime (whole Unix seconds) for an aware datetime."""
     if modified.tzinfo is None or modified.utcoffset() is None:
-        raise ExportError("naive_time", "笔记的修改时间缺少时区信息，无法导出。")
+        raise ExportError("naive_time", "笔记的修改时间缺少时区信息，无法导出。",
+                          "note modification time is not timezone-aware")
     return math.floor(modified.timestamp())
 
 
@@ -325,6 +335,7 @@ def _cloze_numbers(deck: ExportDeck, note: ExportNote) -> list[int]:
             "invalid_cloze",
             f"卡组“{deck.title}”中有一条笔记没有有效的挖空（应形如 {{{{c1::答案}}}}），"
             f"无法生成卡片：{note.text[:40]}",
+            f"note {note.key!r} has no valid cloze deletion",
             deck_key=deck.key, note_key=note.key,
         )
     return sorted({n for n, _, _ in clozes})
@@ -333,7 +344,7 @@ def _cloze_numbers(deck: ExportDeck, note: ExportNote) -> list[int]:
 def _build(decks: Sequence[ExportDeck]) -> tuple[genanki.Package, ExportSummary]:
     """The package and its counts (size still 0: known only once serialised)."""
     if not decks:
-        raise ExportError("no_decks", "没有选择要导出的卡组。")
+        raise ExportError("no_decks", "没有选择要导出的卡组。", "no decks to export")
     model = _model()
     seen_decks: dict[int, str] = {}
     seen_notes: set[str] = set()
@@ -343,12 +354,14 @@ def _build(decks: Sequence[ExportDeck]) -> tuple[genanki.Package, ExportSummary]
         did = deck_id(deck)
         if did in seen_decks:
             raise ExportError(
-                "duplicate_deck", f"卡组“{deck.title}”在导出列表中出现了两次。", deck_key=deck.key
+                "duplicate_deck", f"卡组“{deck.title}”在导出列表中出现了两次。",
+                f"deck {deck.key!r} listed twice", deck_key=deck.key,
             )
         seen_decks[did] = deck.key
         if not any(not n.retired for n in deck.notes):
             raise ExportError(
-                "empty_deck", f"卡组“{deck.title}”没有可导出的笔记（有效笔记为 0 条）。", deck_key=deck.key
+                "empty_deck", f"卡组“{deck.title}”没有可导出的笔记（有效笔记为 0 条）。",
+                f"deck {deck.key!r} has no active notes", deck_key=deck.key,
             )
         anki_deck = genanki.Deck(
             deck_id=did,
@@ -360,7 +373,7 @@ def _build(decks: Sequence[ExportDeck]) -> tuple[genanki.Package, ExportSummary]
             if note.key in seen_notes:
                 raise ExportError(
                     "duplicate_note", f"卡组“{deck.title}”中有重复的笔记（同一标识出现两次）。",
-                    deck_key=deck.key, note_key=note.key,
+                    f"note key {note.key!r} appears twice", deck_key=deck.key, note_key=note.key,
                 )
             seen_notes.add(note.key)
             numbers = _cloze_numbers(deck, note)

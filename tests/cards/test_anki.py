@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
+import re
 import sqlite3
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -79,7 +81,7 @@ def week12() -> ExportDeck:
 
 
 def cloze_count(n: ExportNote) -> int:
-    return len({int(m) for m in __import__("re").findall(r"\{\{c(\d+)::", n.text)})
+    return len({int(m) for m in re.findall(r"\{\{c(\d+)::", n.text)})
 
 
 # --- names, ids, tags ---------------------------------------------------------------------------
@@ -167,6 +169,7 @@ def test_bad_input_raises_and_writes_nothing(tmp_path: Path, decks: list[ExportD
         write_apkg(decks, target)
     assert info.value.code == code
     assert any("\u4e00" <= ch <= "\u9fff" for ch in str(info.value))  # a Chinese message
+    assert info.value.english and info.value.english in info.value.one_line()
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ExportError):
         apkg_bytes(decks)
@@ -186,7 +189,7 @@ def test_failed_export_leaves_the_previous_file_alone(tmp_path: Path) -> None:
 
 def _package_db(data: bytes, tmp_path: Path) -> sqlite3.Connection:
     db = tmp_path / "collection.anki2"
-    with zipfile.ZipFile(__import__("io").BytesIO(data)) as zf:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert set(zf.namelist()) == {"collection.anki2", "media"}
         db.write_bytes(zf.read("collection.anki2"))
     return sqlite3.connect(db)
