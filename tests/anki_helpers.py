@@ -28,7 +28,11 @@ def import_apkg(col: Collection, apkg_path: str | os.PathLike[str]) -> ImportRes
         package_path=os.fspath(apkg_path),
         options=ImportAnkiPackageOptions(with_scheduling=False, with_deck_configs=False),
     )
-    return col.import_anki_package(request).log
+    log = col.import_anki_package(request).log
+    # The importer runs in Anki's Rust backend; the Python side caches note types and would
+    # keep serving the pre-import copy (Anki's GUI clears it after every operation too).
+    col.models._clear_cache()
+    return log
 
 
 def import_into_collection(apkg_path: str | os.PathLike[str],

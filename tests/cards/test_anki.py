@@ -389,3 +389,30 @@ def test_apkg_bytes_and_write_apkg_agree(tmp_path: Path) -> None:
     finally:
         col.close()
     assert os.path.getsize(tmp_path / "b.apkg") == len(data)
+
+
+def test_note_type_is_replaced_only_when_its_version_moves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cards.anki as export
+
+    write_apkg([week11()], tmp_path / "v1.apkg")
+    col = import_into_collection(tmp_path / "v1.apkg", tmp_path / "collection.anki2")
+    try:
+        nt = col.models.get(MODEL_ID)
+        assert nt["name"] == MODEL_NAME and nt["mod"] == export.MODEL_MTIME
+        nt["css"] += "\n/* 用户自己的调整 */"
+        col.models.update_dict(nt)
+        # A later export of the same template version leaves the user's tweak alone...
+        write_apkg([week11()], tmp_path / "v2.apkg")
+        import_apkg(col, tmp_path / "v2.apkg")
+        assert "用户自己的调整" in col.models.get(MODEL_ID)["css"]
+        # ...a new template version replaces it; either way there is one Tifa note type.
+        monkeypatch.setattr(export, "MODEL_MTIME", int(datetime.now(UTC).timestamp()) + 60)
+        monkeypatch.setattr(export, "CSS", export.CSS + "\n.tifa-new { color: red; }")
+        write_apkg([week11()], tmp_path / "v3.apkg")
+        import_apkg(col, tmp_path / "v3.apkg")
+        css = col.models.get(MODEL_ID)["css"]
+        assert ".tifa-new" in css and "用户自己的调整" not in css
+        assert [m.name for m in col.models.all_names_and_ids()].count(MODEL_NAME) == 1
+        assert col.note_count() == 5
+    finally:
+        col.close()
