@@ -13,7 +13,7 @@ from flask import Flask
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import config as config_module
-    from . import db, errors, security
+    from . import db, errors, security, static_files
 
     settings = config_module.from_env()
     settings.update(config or {})
@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    static_files.init_app(app)
     _register_blueprints(app)
     return app
 

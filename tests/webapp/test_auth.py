@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import Flask
@@ -115,3 +116,13 @@ def test_open_redirect_is_ignored(client: FlaskClient, make_user) -> None:
     make_user("1008")
     resp = login(client, "1008", next_url="https://evil.example/")
     assert "evil.example" not in resp.headers["Location"]
+
+
+def test_static_urls_are_fingerprinted_and_long_cached(client: FlaskClient) -> None:
+    html = client.get("/login").get_data(as_text=True)
+    href = re.search(r'href="(/static/css/app\.css\?v=[0-9a-f]{12})"', html)
+    assert href, "stylesheet URL carries no content hash"
+    resp = client.get(href.group(1))
+    assert resp.status_code == 200
+    assert "max-age=31536000" in resp.headers["Cache-Control"] and "immutable" in resp.headers["Cache-Control"]
+    resp.close()

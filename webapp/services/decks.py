@@ -11,11 +11,11 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
-from cards.cloze import cloze_numbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import cards
+from cards.cloze import cloze_numbers
 
 from ..models import DECK_PUBLISHED, Card, Deck, DeckAssignment, Material, Note, User, utcnow
 
