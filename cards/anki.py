@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 
 import genanki
 
+from cards import cloze
+
 __all__ = [
     "DECK_ROOT",
     "MODEL_ID",
@@ -140,8 +142,6 @@ hr#answer { border: none; border-top: 1px dashed #d8d0c5; margin: 16px 0 4px; }
 }
 """
 
-# {{cN::answer}} or {{cN::answer::hint}}; nesting is not used by Tifa.
-_CLOZE_RE = re.compile(r"\{\{c(\d+)::(.*?)\}\}", re.DOTALL)
 _SPACE_RE = re.compile(r"\s+")
 
 
@@ -304,41 +304,41 @@ def plain_field_html(text: str) -> str:
     return html.escape(text, quote=False).replace("\r\n", "\n").replace("\n", "<br>")
 
 
-def _clozes(text: str) -> list[tuple[int, str, str | None]]:
-    out = []
-    for m in _CLOZE_RE.finditer(text):
-        answer, sep, hint = m.group(2).partition("::")
-        out.append((int(m.group(1)), answer, hint if sep else None))
-    return out
-
-
 def cloze_field_html(text: str) -> str:
-    """Plain cloze text -> field HTML: everything escaped, the {{cN::answer::hint}} markers kept."""
-    parts: list[str] = []
-    pos = 0
-    for m in _CLOZE_RE.finditer(text):
-        parts.append(plain_field_html(text[pos:m.start()]))
-        answer, sep, hint = m.group(2).partition("::")
-        marker = f"{{{{c{int(m.group(1))}::{plain_field_html(answer)}"
-        if sep:
-            marker += f"::{plain_field_html(hint)}"
-        parts.append(marker + "}}")
-        pos = m.end()
-    parts.append(plain_field_html(text[pos:]))
-    return "".join(parts)
+    """Plain cloze text -> field HTML: everything escaped, the {{cN::answer::hint}} markers kept.
+
+    Parsed by ``cards.cloze`` (the web app's parser), so both see the same clozes. A series
+    answer without a hint gets the web prompt's count as its hint ("…4项"), so Anki's front
+    shows the same cue as the web app's. ValueError (Chinese message) on bad markup.
+    """
+    out: list[str] = []
+    for part in cloze.parse(text):
+        if isinstance(part, str):
+            out.append(plain_field_html(part))
+            continue
+        hint = part.hint
+        if hint is None and (items := cloze.list_size(part.answer)) > 1:
+            hint = f"…{items}项"
+        marker = f"{{{{c{part.number}::{plain_field_html(part.answer)}"
+        out.append(f"{marker}::{plain_field_html(hint)}}}}}" if hint else f"{marker}}}}}")
+    return "".join(out)
 
 
-def _cloze_numbers(deck: ExportDeck, note: ExportNote) -> list[int]:
-    clozes = _clozes(note.text)
-    if not clozes or any(n < 1 or not answer.strip() for n, answer, _ in clozes):
+def _note_fields(deck: ExportDeck, note: ExportNote) -> tuple[list[str], int]:
+    """The note's Text / Extra / Source field HTML and its card count (distinct cloze numbers)."""
+    text = note.text.strip()
+    try:
+        numbers = cloze.validate_cloze(text)
+        fields = [cloze_field_html(text), plain_field_html(note.extra.strip()),
+                  plain_field_html(note.source.strip())]
+    except ValueError as exc:
         raise ExportError(
             "invalid_cloze",
-            f"卡组“{deck.title}”中有一条笔记没有有效的挖空（应形如 {{{{c1::答案}}}}），"
-            f"无法生成卡片：{note.text[:40]}",
-            f"note {note.key!r} has no valid cloze deletion",
+            f"卡组“{deck.title}”中的笔记“{text[:30]}”无法生成卡片：{exc}",
+            f"note {note.key!r} has invalid cloze markup",
             deck_key=deck.key, note_key=note.key,
-        )
-    return sorted({n for n, _, _ in clozes})
+        ) from exc
+    return fields, len(numbers)
 
 
 def _build(decks: Sequence[ExportDeck]) -> tuple[genanki.Package, ExportSummary]:
@@ -376,18 +376,17 @@ def _build(decks: Sequence[ExportDeck]) -> tuple[genanki.Package, ExportSummary]
                     f"note key {note.key!r} appears twice", deck_key=deck.key, note_key=note.key,
                 )
             seen_notes.add(note.key)
-            numbers = _cloze_numbers(deck, note)
+            fields, n_note_cards = _note_fields(deck, note)
             anki_deck.add_note(_TifaNote(
                 model=model,
-                fields=[cloze_field_html(note.text.strip()), plain_field_html(note.extra.strip()),
-                        plain_field_html(note.source.strip())],
+                fields=fields,
                 tags=note_tags(deck, note),
                 guid=note_guid(note),
                 mtime=note_mtime(note.modified),
             ))
             n_notes += 1
             n_retired += note.retired
-            n_cards += len(numbers)
+            n_cards += n_note_cards
         anki_decks.append(anki_deck)
     summary = ExportSummary(decks=len(anki_decks), notes=n_notes, retired=n_retired, cards=n_cards, size=0)
     return genanki.Package(anki_decks), summary

@@ -24,6 +24,7 @@ from anki_helpers import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cards import cloze
 from cards.anki import (
     MODEL_ID,
     MODEL_NAME,
@@ -76,6 +77,7 @@ def week12() -> ExportDeck:
         notes=[
             note("w12-a", "{{c1::中国式现代化}}是{{c2::人口规模巨大}}的现代化", kind="cloze"),
             note("w12-b", "全面建成{{c1::社会主义现代化强国}}", kind="term"),
+            note("w12-c", "把我国建成{{c1::富强、民主、文明、和谐、美丽}}的社会主义现代化强国", kind="list"),
         ],
     )
 
@@ -124,13 +126,28 @@ def test_cloze_field_escapes_text_and_keeps_markers() -> None:
 _genre = st.text(alphabet=st.sampled_from("提法坚持发展、，。；：“”《》<>&\"' ab"), max_size=12)
 
 
-@given(st.lists(st.tuples(_genre, st.integers(1, 5), _genre.filter(lambda s: "}}" not in s and s)),
-                min_size=1, max_size=4), _genre)
+@given(st.lists(st.tuples(_genre, st.integers(1, 5), _genre.filter(lambda s: s.strip())), min_size=1, max_size=4),
+       _genre)
 def test_cloze_field_round_trips_to_the_plain_text(parts: list[tuple[str, int, str]], tail: str) -> None:
     text = "".join(f"{before}{{{{c{n}::{answer}}}}}" for before, n, answer in parts) + tail
     field = cloze_field_html(text)
-    assert html.unescape(field) == text
     assert "<" not in field and ">" not in field.replace("&gt;", "")
+    exported = cloze.parse(html.unescape(field))
+
+    def without_hints(ps: list) -> list:
+        return [(p.number, p.answer) if isinstance(p, cloze.Cloze) else p for p in ps]
+
+    assert without_hints(exported) == without_hints(cloze.parse(text))
+    for p in exported:  # the only addition: a series answer's item count as its hint
+        if isinstance(p, cloze.Cloze):
+            items = cloze.list_size(p.answer)
+            assert p.hint == (f"…{items}项" if items > 1 else None)
+
+
+def test_series_answers_get_the_web_prompts_item_count_as_hint() -> None:
+    assert cloze_field_html("坚持{{c1::共抓大保护、不搞大开发}}") == "坚持{{c1::共抓大保护、不搞大开发::…2项}}"
+    assert cloze_field_html("{{c1::甲、乙::两项}}") == "{{c1::甲、乙::两项}}"  # an explicit hint wins
+    assert cloze_field_html("{{c1::“甲、乙”}}") == "{{c1::“甲、乙”}}"  # 、 inside quotes is one item
 
 
 # --- next_modified ------------------------------------------------------------------------------
@@ -235,7 +252,7 @@ def test_exports_differ_only_in_what_changed(tmp_path: Path) -> None:
 def test_build_package_returns_one_genanki_deck_per_export_deck() -> None:
     package = build_package([week11(), week12()])
     assert [d.name for d in package.decks] == [W11, W12]
-    assert [len(d.notes) for d in package.decks] == [5, 2]
+    assert [len(d.notes) for d in package.decks] == [5, 3]
 
 
 # --- verified by the real Anki ------------------------------------------------------------------
@@ -245,14 +262,14 @@ def test_anki_imports_notes_cards_decks_tags_and_fields(tmp_path: Path) -> None:
     summary = write_apkg(decks, tmp_path / "tifa.apkg")
     all_notes = [(d, n) for d in decks for n in d.notes]
     assert summary.decks == 2
-    assert summary.notes == 7 and summary.retired == 1
-    assert summary.cards == sum(cloze_count(n) for _, n in all_notes) == 9
+    assert summary.notes == 8 and summary.retired == 1
+    assert summary.cards == sum(cloze_count(n) for _, n in all_notes) == 10
     assert summary.size == (tmp_path / "tifa.apkg").stat().st_size
 
     col = import_into_collection(tmp_path / "tifa.apkg", tmp_path / "col" / "collection.anki2")
     try:
-        assert col.note_count() == 7
-        assert col.card_count() == 9
+        assert col.note_count() == 8
+        assert col.card_count() == 10
         assert {"政治学习", f"政治学习::{TERM}", W11, W12} <= set(col.decks.all_names())
         stored = stored_notes(col)
         assert set(stored) == {note_guid(n) for _, n in all_notes}
@@ -332,8 +349,8 @@ def test_reexport_updates_exactly_the_edited_notes_and_keeps_history(tmp_path: P
         assert not log.new
         assert {n.id.nid for n in log.updated} == {nid_for_guid(col, note_guid(n)) for n in (edited, retired, grown)}
         after_notes = stored_notes(col)
-        assert col.note_count() == 7
-        assert col.card_count() == 10  # the grown note's new cloze number, nothing twice
+        assert col.note_count() == 8
+        assert col.card_count() == 11  # the grown note's new cloze number, nothing twice
 
         e = after_notes[note_guid(edited)]
         assert e.fields["Text"] == "坚持{{c1::共抓大保护}}，{{c2::不搞大开发}}"
@@ -385,7 +402,7 @@ def test_apkg_bytes_and_write_apkg_agree(tmp_path: Path) -> None:
     (tmp_path / "b.apkg").write_bytes(data)
     col = import_into_collection(tmp_path / "b.apkg", tmp_path / "collection.anki2")
     try:
-        assert col.note_count() == 2 and col.card_count() == 3
+        assert col.note_count() == 3 and col.card_count() == 4
     finally:
         col.close()
     assert os.path.getsize(tmp_path / "b.apkg") == len(data)
@@ -414,5 +431,42 @@ def test_note_type_is_replaced_only_when_its_version_moves(tmp_path: Path, monke
         assert ".tifa-new" in css and "用户自己的调整" not in css
         assert [m.name for m in col.models.all_names_and_ids()].count(MODEL_NAME) == 1
         assert col.note_count() == 5
+    finally:
+        col.close()
+
+
+def _text_div(card_html: str) -> str:
+    """The visible text of the template's cloze line (tags dropped, entities decoded)."""
+    body = re.search(r'<div class="tifa-text">(.*?)</div>', card_html, re.DOTALL)
+    assert body, card_html
+    return html.unescape(re.sub(r"<[^>]+>", "", body.group(1)))
+
+
+def _hidden(card_html: str) -> list[str]:
+    return [html.unescape(re.sub(r"<[^>]+>", "", m))
+            for m in re.findall(r'<span class="cloze"[^>]*>(.*?)</span>', card_html, re.DOTALL)]
+
+
+def test_anki_cards_show_what_the_web_app_shows(tmp_path: Path) -> None:
+    decks = [week11(), week12()]
+    write_apkg(decks, tmp_path / "all.apkg")
+    col = import_into_collection(tmp_path / "all.apkg", tmp_path / "collection.anki2")
+    try:
+        checked = 0
+        for n in (n for d in decks for n in d.notes):
+            cards = {c.ord + 1: c for c in col.get_note(nid_for_guid(col, note_guid(n))).cards()}
+            assert sorted(cards) == cloze.validate_cloze(n.text)  # same numbering
+            for number, card in cards.items():
+                prompt, answer = cloze.render_prompt(n.text, number), cloze.render_answer(n.text, number)
+                # Anki's bare placeholder is "[...]", the web app's "[…]"; hints and counts match as is.
+                front = _text_div(card.question()).replace("[...]", "[…]")
+                assert front == _text_div(f'<div class="tifa-text">{prompt}</div>')
+                assert _hidden(card.question().replace("[...]", "[…]")) == _hidden(prompt)
+                assert _text_div(card.answer()) == _text_div(f'<div class="tifa-text">{answer}</div>')
+                assert _hidden(card.answer()) == _hidden(answer)
+                checked += 1
+        assert checked == 10
+        series = col.get_note(nid_for_guid(col, note_guid(decks[1].notes[2]))).cards()[0]
+        assert "[…5项]" in series.question()
     finally:
         col.close()
