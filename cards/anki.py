@@ -8,7 +8,9 @@ How a re-import behaves in Anki (2.1.50+ / 23.10+ importer, default options):
 - a note is updated only when the incoming modification time is *newer* than the one in the
   collection, so every note carries its own last-edit time (whole seconds, see ``note_mtime``),
   never the export time: unchanged notes are skipped, edited ones updated;
-- Anki never deletes on import, so retired notes are still exported, tagged ``tifa::retired``.
+- Anki never deletes on import, so retired notes are still exported, tagged ``tifa::retired``;
+- Anki files notes into decks by *name* (it gives decks ids of its own), so a renamed material
+  becomes a new deck for its new notes, while cards already imported stay where they are.
 """
 
 from __future__ import annotations
