@@ -127,5 +127,23 @@ def users_create(username: str, name: str, department: str | None, email: str | 
         click.echo(f"初始密码 / initial password: {password}")
 
 
+@main.command()
+def check() -> None:
+    """Replay the review log through SM-2 and compare with every stored review state."""
+    from .db import session_scope
+    from .services.integrity import check as run_check
+
+    app = _app()
+    with session_scope(app) as db:
+        report = run_check(db)
+    click.echo(f"已检查 {report.cards_checked} 张卡片、重放 {report.grades_replayed} 次评分 / "
+               f"checked {report.cards_checked} cards, replayed {report.grades_replayed} grades")
+    for problem in report.problems:
+        click.echo(f"不一致 / mismatch: {problem}")
+    if not report.ok:
+        sys.exit(1)
+    click.echo("一致 / consistent")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
