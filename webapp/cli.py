@@ -127,6 +127,26 @@ def users_create(username: str, name: str, department: str | None, email: str | 
         click.echo(f"初始密码 / initial password: {password}")
 
 
+@main.command("export-apkg")
+@click.option("--deck", "decks", multiple=True, metavar="KEY", help="Deck key (repeatable); default: all published.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .apkg file to write.")
+def export_apkg(decks: tuple[str, ...], output: str) -> None:
+    """Export published decks to one Anki package (re-imports update notes in place)."""
+    from cards.anki import ExportError, write_apkg
+
+    from .db import session_scope
+    from .services.anki_export import load_export_decks
+
+    app = _app()
+    try:
+        with session_scope(app) as db:
+            summary = write_apkg(load_export_decks(db, keys=list(decks) or None), output)
+    except ExportError as exc:
+        _fail(exc.one_line())
+    click.echo(f"已导出 {summary.decks} 个卡组、{summary.notes} 条笔记、{summary.cards} 张卡片到 {output} / "
+               f"exported {summary.decks} decks, {summary.notes} notes, {summary.cards} cards")
+
+
 @main.command()
 def check() -> None:
     """Replay the review log through SM-2 and compare with every stored review state."""

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import cards
+from cards.anki import next_modified
 from cards.cloze import cloze_numbers
 
 from ..models import DECK_PUBLISHED, Card, Deck, DeckAssignment, Material, Note, User, utcnow
@@ -99,7 +100,7 @@ def sync_notes(db: Session, deck: Deck, drafts: list[cards.NoteDraft]) -> SyncRe
             # Keep the admin's wording; only the context and order follow the new text.
             if note.retired:
                 note.retired = False
-                note.updated_at = now
+                note.updated_at = next_modified(note.updated_at, now)
             note.extra, note.source, note.position = draft.extra, dict(draft.source), position
             result.kept.append(draft.key)
         sync_cards(db, note)
@@ -126,7 +127,7 @@ def sync_cards(db: Session, note: Note) -> None:
 def retire_note(db: Session, note: Note) -> None:
     """Retire a note and its cards; reviews and logs stay."""
     note.retired = True
-    note.updated_at = utcnow()
+    note.updated_at = next_modified(note.updated_at)
     sync_cards(db, note)
 
 
