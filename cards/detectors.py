@@ -94,7 +94,7 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
     for t in l_tokens:
         if t.word in ("等", "等等") or t.word in "，；。":
             break
-        if t.word not in FUNCTION_WORDS:
+        if t.word not in FUNCTION_WORDS and t.pos not in ("d", "p", "c", "u", "uj", "r"):
             ends.append(t.end)
     if not starts or not ends:
         return None
@@ -128,10 +128,11 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
             if all(o[-1:] == item2[-1:] for o in others):
                 cost -= 1.0
             for item_start, item_end in ((s, first[1]), (last[0], e)):
-                inner = _tokens_in(tokens, item_start, item_end)
+                inner = _tokens_in(tokens, item_start, item_end)[1:]  # 从东部向… may open with 从
                 if any(t.word in FUNCTION_WORDS or t.pos == "p" for t in inner if t.word != "之"):
                     cost += 3  # "把…的科研优势" is not an item
-            if by_start[s].pos.startswith("v") and by_start[s].word in THESIS_VERBS | OPENERS:
+            if by_start[s].pos == "v" and by_start.get(last[0], by_start[s]).pos != "v" and s > first[0]:
+                cost += 2.0  # "推进生态共同体" vs "利益共同体": the verb is context
                 cost += 1.0  # a leading verb is context, not an item
             key = (cost, -l1 - l2)
             if best is None or key < (best[0], -(best[2] - best[1])):
@@ -355,6 +356,8 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     if end - start < 2 or end - start > 16:
         return []
     strength = 2.2 if verb in THESIS_VERBS else 1.6
+    if clause.end - clause.start <= 14 and start == toks[j].start:
+        strength += 0.4  # a short verb-object clause is a thesis in itself: 完善横向生态保护补偿机制
     return [Candidate([(start, end)], "cloze", "object", strength, meta={"verb": verb})]
 
 
@@ -367,30 +370,43 @@ def set_phrases(text: str, clause: Clause) -> list[Candidate]:
                                  and toks[k - 1].word not in FUNCTION_WORDS))]
 
 
+def _remainder(clause: Clause, after: int) -> tuple[int, int] | None:
+    """What follows a clause's subject (the nouns after ``after``): the part that varies."""
+    toks = [t for t in clause.tokens if t.start >= after]
+    k = 0
+    while k < len(toks) - 1 and toks[k].nounish and toks[k].pos not in ("l", "i"):
+        k += 1
+    if not toks or clause.end - toks[k].start < 2 or clause.end - toks[k].start > 10:
+        return None
+    return toks[k].start, clause.end
+
+
 def shared_heads(text: str, clauses: list[Clause]) -> list[Candidate]:
-    """Runs of clauses opening with the same word: 发展成就…，发展质量…，发展态势….
+    """Runs of clauses opening with the same word: …发展成就有目共睹，发展质量稳步提升，发展态势日趋向好.
 
     The varying remainders are hidden together under one cloze number (recalled as a whole).
+    A clause just before the run that ends with the same shape (head word inside) joins it.
     """
     out: list[Candidate] = []
     i = 0
     while i < len(clauses):
         head = clauses[i].tokens[0] if clauses[i].tokens else None
         j = i + 1
-        while (head and j < len(clauses) and clauses[j].tokens and clauses[j].tokens[0].word == head.word):
+        while head and j < len(clauses) and clauses[j].tokens and clauses[j].tokens[0].word == head.word:
             j += 1
-        run = clauses[i:j]
-        if head and len(head.word) >= 2 and len(run) >= 3 and head.pos not in ("c", "p", "r", "d"):
-            parts = []
-            for clause in run:
-                toks = clause.tokens[1:]
-                k = 0
-                while k < len(toks) - 1 and toks[k].nounish and toks[k].pos not in ("l", "i"):
-                    k += 1
-                if toks and clause.end - toks[k].start >= 2:
-                    parts.append((toks[k].start, clause.end))
-            if len(parts) == len(run) and all(e - s <= 10 for s, e in parts):
-                out.append(Candidate(parts, "cloze", "heads", 2.6, clauses=(i, j - 1)))
+        if head and len(head.word) >= 2 and head.pos not in ("c", "p", "r", "d") and j - i >= 2:
+            first = i
+            if i > 0:
+                inner = [t for t in clauses[i - 1].tokens[1:] if t.word == head.word]
+                if inner and _remainder(clauses[i - 1], inner[-1].end):
+                    first = i - 1
+            if j - first >= 3:
+                parts = []
+                for k in range(first, j):
+                    anchor = [t for t in clauses[k].tokens if t.word == head.word][-1 if k < i else 0]
+                    parts.append(_remainder(clauses[k], anchor.end))
+                if all(parts):
+                    out.append(Candidate(parts, "cloze", "heads", 2.6, clauses=(first, j - 1)))
         i = j
     return out
 

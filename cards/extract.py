@@ -118,10 +118,10 @@ def _weights(all_tokens: list[list[Token]]) -> dict[str, float]:
 
 
 def _salience(cand: Candidate, toks: list[Token], weights: dict[str, float]) -> float:
-    values = sorted((weights.get(t.word, 0.0) for t in toks
-                     if any(s <= t.start and t.end <= e for s, e in cand.parts)), reverse=True)
+    values = sorted((weights[t.word] for t in toks if t.word in weights
+                     and any(t.start < e and s < t.end for s, e in cand.parts)), reverse=True)
     if not values:
-        return 0.3  # numbers and single characters: the detector's strength speaks
+        return 0.5  # numbers and single characters: the detector's strength speaks
     return sum(values[:2]) / min(2, len(values))
 
 
@@ -168,6 +168,9 @@ def extract(material_or_text: Material | str, identity: str) -> list[NoteDraft]:
                 owned.append((cand, unit_of[cand.clauses[0]]))
     for cand, u in owned:
         cand.score = cand.strength * (0.5 + _salience(cand, para_tokens[units[u].paragraph], weights))
+        hidden = sum(e - s for s, e in cand.parts)
+        if hidden <= 2 and cand.kind not in ("number", "term"):
+            cand.score *= 0.7  # "重点", "整体": too little to be worth a card
 
     chosen = _select(owned, units, material, budget(material))
     return _drafts(chosen, units, material, identity)
