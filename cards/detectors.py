@@ -36,7 +36,7 @@ class Candidate:
 OPENERS = {
     "要", "必须", "更好", "更加", "进一步", "积极", "大力", "努力", "继续", "坚定", "毫不动摇", "切实", "持续",
     "不断", "深入", "全面", "着力", "扎实", "稳步", "加快", "协同", "认真", "始终", "坚决", "同时", "还要",
-    "也要", "既要", "又要", "都要", "应", "应当", "需要", "务必", "坚定不移", "逐步", "着眼", "注重", "有序",
+    "也要", "既要", "又要", "都要", "应", "应当", "需要", "务必", "坚定不移", "逐步", "着眼", "有序",
     "统筹", "系统", "全力", "主动", "重点", "优先", "接续", "科学", "及时", "定期", "广泛", "依法", "严格",
 }
 # Verbs whose object is itself a thesis worth recalling (坚持…, 统筹…, 树立…).
@@ -47,6 +47,7 @@ TRANSFORM_VERBS = ("转化为", "转化成", "转变为", "变为", "建成", "�
 AS_VERBS = ("作为", "当作", "当成", "视为")
 LOCATIVES = ("方面", "领域", "层面", "之中", "上", "中", "里")
 NUMERALS = "零〇一二两三四五六七八九十百千万亿"
+CJK_RANGE = "\u3400-\u4dbf\u4e00-\u9fff"
 SPEAKER = re.compile(r"(强调|指出|表示|要求|说|认为|提出|看|来看|而言|来说)$")
 _QUOTED = re.compile(r"“([^“”]{1,24})”|《([^《》]{1,40})》")
 _ARABIC = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|％)?")
@@ -103,7 +104,7 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
     mids_text = [text[s:e] for s, e in middles]
     by_start = {t.start: t for t in tokens}
     by_end = {t.end: t for t in tokens}
-    best: tuple[float, int, int] | None = None
+    best: tuple[tuple[float, int], int, int] | None = None
     for s in starts:
         l1 = first[1] - s
         item1 = text[s:first[1]]
@@ -131,12 +132,12 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
                 inner = _tokens_in(tokens, item_start, item_end)[1:]  # 从东部向… may open with 从
                 if any(t.word in FUNCTION_WORDS or t.pos == "p" for t in inner if t.word != "之"):
                     cost += 3  # "把…的科研优势" is not an item
-            if by_start[s].pos == "v" and by_start.get(last[0], by_start[s]).pos != "v" and s > first[0]:
-                cost += 2.0  # "推进生态共同体" vs "利益共同体": the verb is context
-                cost += 1.0  # a leading verb is context, not an item
+            if (by_start[s].pos == "v" and by_start[s].end < first[1]
+                    and by_start.get(last[0], by_start[s]).pos != "v"):
+                cost += 2.0  # "推进生态共同体" vs "利益共同体": the verb is context, not the item
             key = (cost, -l1 - l2)
-            if best is None or key < (best[0], -(best[2] - best[1])):
-                best = (cost, s, e)
+            if best is None or key < best[0]:
+                best = (key, s, e)
     if best is None:
         return None
     return best[1], best[2]
@@ -226,17 +227,17 @@ def numbers(text: str, clause: Clause) -> list[Candidate]:
         after = segment[m.end():m.end() + 2]
         strength = 2.6 if after.startswith(COUNT_UNITS) or m.group(2) else 1.6
         out.append(Candidate([span], "number", "number", strength))
-    for tok in clause.tokens:
-        if not tok.pos.startswith("m") or any(s <= tok.start < e for s, e in taken):
-            continue
-        for m in _CN_NUMBER.finditer(tok.word):
-            digits = m.group(0)
-            if digits in ("一", "万", "千", "百", "亿"):
-                continue  # 一批, 万物: not a count worth recalling
-            start = tok.start + m.start()
-            after = text[start + len(digits):start + len(digits) + 2]
-            strength = 2.2 if after.startswith(COUNT_UNITS) or len(digits) > 1 else 1.4
-            out.append(Candidate([(start, start + len(digits))], "number", "numeral", strength))
+    pos_at = {t.start: t.pos for t in clause.tokens}
+    for m in _CN_NUMBER.finditer(segment):
+        start = clause.start + m.start()
+        digits = m.group(0)
+        if any(s <= start < e for s, e in taken) or not pos_at.get(start, "").startswith("m"):
+            continue  # 统一, 万物: the numeral is part of an ordinary word
+        if digits in ("一", "万", "千", "百", "亿"):
+            continue  # 一批: not a count worth recalling
+        after = segment[m.end():m.end() + 2]
+        strength = 2.2 if after.startswith(COUNT_UNITS) or len(digits) > 1 else 1.4
+        out.append(Candidate([(start, start + len(digits))], "number", "numeral", strength))
     return out
 
 
@@ -328,7 +329,8 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
         return []
     i = 0
     # a short subject may come first: 沿江省市要坚持…, 教育引导广大干部树立…
-    while i < len(toks) - 1 and toks[i].nounish and toks[i].end - clause.start <= 8 and toks[i].pos != "l":
+    while i < len(toks) - 1 and (toks[i].nounish or toks[i].pos == "r") and toks[i].end - clause.start <= 8 \
+            and toks[i].pos != "l":
         i += 1
     if i and not (toks[i].pos.startswith("v") or toks[i].word in OPENERS or toks[i].pos == "d"):
         i = 0
@@ -351,7 +353,7 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
         return []
     # "长江文化的时代价值": what is recalled is what comes after the last 的.
     de = [t for t in toks[j:] if t.word == "的"]
-    if de and end - de[-1].end >= 2:
+    if de and end - de[-1].end >= 2 and end - start > 10:
         start = de[-1].end
     if end - start < 2 or end - start > 16:
         return []
@@ -388,25 +390,28 @@ def shared_heads(text: str, clauses: list[Clause]) -> list[Candidate]:
     A clause just before the run that ends with the same shape (head word inside) joins it.
     """
     out: list[Candidate] = []
+
+    def head_of(clause: Clause) -> str:
+        head = text[clause.start:clause.start + 2]
+        return head if len(head) == 2 and re.fullmatch(f"[{CJK_RANGE}]{{2}}", head) else ""
+
     i = 0
     while i < len(clauses):
-        head = clauses[i].tokens[0] if clauses[i].tokens else None
+        head = head_of(clauses[i])
         j = i + 1
-        while head and j < len(clauses) and clauses[j].tokens and clauses[j].tokens[0].word == head.word:
+        while head and j < len(clauses) and head_of(clauses[j]) == head:
             j += 1
-        if head and len(head.word) >= 2 and head.pos not in ("c", "p", "r", "d") and j - i >= 2:
-            first = i
+        if head and head[0] not in FUNCTION_WORDS and head not in OPENERS and j - i >= 2:
+            anchors = {k: clauses[k].start + 2 for k in range(i, j)}
             if i > 0:
-                inner = [t for t in clauses[i - 1].tokens[1:] if t.word == head.word]
-                if inner and _remainder(clauses[i - 1], inner[-1].end):
-                    first = i - 1
-            if j - first >= 3:
-                parts = []
-                for k in range(first, j):
-                    anchor = [t for t in clauses[k].tokens if t.word == head.word][-1 if k < i else 0]
-                    parts.append(_remainder(clauses[k], anchor.end))
+                prev = clauses[i - 1]
+                at = text.rfind(head, prev.start + 1, prev.end)
+                if at != -1 and any(t.start == at for t in prev.tokens) and _remainder(prev, at + 2):
+                    anchors[i - 1] = at + 2
+            if len(anchors) >= 3:
+                parts = [_remainder(clauses[k], anchors[k]) for k in sorted(anchors)]
                 if all(parts):
-                    out.append(Candidate(parts, "cloze", "heads", 2.6, clauses=(first, j - 1)))
+                    out.append(Candidate(parts, "cloze", "heads", 2.6, clauses=(min(anchors), j - 1)))
         i = j
     return out
 

@@ -14,6 +14,9 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+
+import jieba
 
 from . import detectors
 from .detectors import Candidate, Clause
@@ -47,10 +50,20 @@ class _Sentence:
 
 @lru_cache(maxsize=1)
 def _idf() -> tuple[dict[str, float], float]:
-    import jieba.analyse
+    """jieba.analyse's IDF table (the one its TF-IDF keyword extraction uses).
 
-    tfidf = jieba.analyse.default_tfidf
-    return tfidf.idf_freq, tfidf.median_idf
+    Read directly rather than via ``import jieba.analyse``, whose import opens the file without
+    closing it (a ResourceWarning) and would also build a TextRank we do not use.
+    """
+    path = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+    idf: dict[str, float] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            word, _, value = line.strip().partition(" ")
+            if value:
+                idf[word] = float(value)
+    values = sorted(idf.values())
+    return idf, values[len(values) // 2]
 
 
 def _clauses(text: str, start: int, end: int, toks: list[Token]) -> list[Clause]:
@@ -70,7 +83,7 @@ def _clauses(text: str, start: int, end: int, toks: list[Token]) -> list[Clause]
             while hi > lo and (text[hi - 1].isspace() or text[hi - 1] in "”’）》」』" and depth):
                 hi -= 1
             if hi > lo:
-                out.append(Clause(lo, hi, [t for t in toks if t.start >= lo and t.end <= hi]))
+                out.append(Clause(lo, hi, [t for t in _overlapping(toks, lo, hi) if t.start >= lo and t.end <= hi]))
             begin = i + 1
             depth = 0 if ch in "。！？；" else depth
     return out
@@ -117,9 +130,25 @@ def _weights(all_tokens: list[list[Token]]) -> dict[str, float]:
     return {w: v / top for w, v in weights.items()}
 
 
+def _overlapping(toks: list[Token], start: int, end: int) -> list[Token]:
+    """Tokens overlapping [start, end); ``toks`` are in text order and contiguous."""
+    lo, hi = 0, len(toks)
+    while lo < hi:  # first token ending after start
+        mid = (lo + hi) // 2
+        if toks[mid].end <= start:
+            lo = mid + 1
+        else:
+            hi = mid
+    out = []
+    while lo < len(toks) and toks[lo].start < end:
+        out.append(toks[lo])
+        lo += 1
+    return out
+
+
 def _salience(cand: Candidate, toks: list[Token], weights: dict[str, float]) -> float:
-    values = sorted((weights[t.word] for t in toks if t.word in weights
-                     and any(t.start < e and s < t.end for s, e in cand.parts)), reverse=True)
+    values = sorted((weights[t.word] for s, e in cand.parts for t in _overlapping(toks, s, e)
+                     if t.word in weights), reverse=True)
     if not values:
         return 0.5  # numbers and single characters: the detector's strength speaks
     return sum(values[:2]) / min(2, len(values))
@@ -169,7 +198,7 @@ def extract(material_or_text: Material | str, identity: str) -> list[NoteDraft]:
     for cand, u in owned:
         cand.score = cand.strength * (0.5 + _salience(cand, para_tokens[units[u].paragraph], weights))
         hidden = sum(e - s for s, e in cand.parts)
-        if hidden <= 2 and cand.kind not in ("number", "term"):
+        if hidden <= 2 and cand.kind not in ("number", "term") and cand.detector != "frame":
             cand.score *= 0.7  # "重点", "整体": too little to be worth a card
 
     chosen = _select(owned, units, material, budget(material))

@@ -107,7 +107,8 @@ def _split_header(lines: list[str]) -> tuple[list[str], str, int]:
     title = ""
     body_start = min(len(lines), 4)
     for index, line in enumerate(lines[:4]):
-        if len(line) > 120 or any(c in line for c in "。！？") or _ENUMERATED.match(line):
+        if (len(line) > 120 or any(c in line for c in "。！？；") or _ENUMERATED.match(line)
+                or ("，" in line and not line.endswith(("：", ":")))):
             body_start = index
             break
         if line.endswith(("：", ":")) or title:
@@ -138,7 +139,7 @@ def _is_unfinished(paragraph: str) -> bool:
         return False
     # A long paragraph that already holds sentences but stops mid-clause was cut by a line break;
     # a short one without sentence punctuation is a heading.
-    return len(paragraph) > 40 and any(c in paragraph for c in TERMINAL + "，")
+    return len(paragraph) > 20 and any(c in paragraph for c in TERMINAL + "，")
 
 
 def split_sentences(paragraph: str) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import jieba
 
 USER_DICT = Path(__file__).parent / "data" / "userdict.txt"
+POS_OVERRIDES = Path(__file__).parent / "data" / "pos_overrides.txt"
 _lock = threading.Lock()
 
 
@@ -60,7 +61,7 @@ def _tagged_tokenizer() -> tuple[jieba.Tokenizer, dict[str, str]]:
         tokenizer.tmp_dir = str(directory) if writable else tempfile.mkdtemp(prefix="tifa-jieba-")
         tokenizer.initialize()
         tags: dict[str, str] = {}
-        with open(tokenizer.get_dict_file().name, "rb") as handle:
+        with tokenizer.get_dict_file() as handle:
             for line in handle:
                 parts = line.decode("utf-8").split()
                 if len(parts) == 3:
@@ -73,6 +74,11 @@ def _tagged_tokenizer() -> tuple[jieba.Tokenizer, dict[str, str]]:
                 tokenizer.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
                 if len(parts) > 2:
                     tags[parts[0]] = parts[2]
+        with open(POS_OVERRIDES, encoding="utf-8") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) == 2 and not line.startswith("#"):
+                    tags[parts[0]] = parts[1]
         return tokenizer, tags
 
 
