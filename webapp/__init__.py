@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -19,6 +20,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings.update(config or {})
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
+    # jieba's dictionary cache belongs with the rest of the instance's files, not in /tmp.
+    os.environ.setdefault("TIFA_JIEBA_CACHE", os.path.join(app.instance_path, "jieba"))
 
     if app.config.get("PROXY_COUNT"):
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -127,6 +127,17 @@ def users_create(username: str, name: str, department: str | None, email: str | 
         click.echo(f"初始密码 / initial password: {password}")
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the interface other tools use).")
+@click.option("--identity", default=None, help="Material identity slug (default: from the file name).")
+def extract(file: str, as_json: bool, identity: str | None) -> None:
+    """Extract the key formulations of a material as cloze notes (same as python -m cards extract)."""
+    from cards.cli import extract_command
+
+    sys.exit(extract_command(file, as_json=as_json, identity=identity))
+
+
 @main.command("export-apkg")
 @click.option("--deck", "decks", multiple=True, metavar="KEY", help="Deck key (repeatable); default: all published.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .apkg file to write.")

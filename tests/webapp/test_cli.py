@@ -102,3 +102,21 @@ def test_users_create(env: dict[str, str]) -> None:
     weak = runner.invoke(main, ["users", "create", "20230002", "--name", "李四", "--password", "123"], env=env)
     assert weak.exit_code == 1 and "至少" in weak.output
     assert _count(env, User, User.username.in_(["20230001", "20230002"])) == 1
+
+
+def test_extract_json_on_the_seed(tmp_path: Path) -> None:
+    import json
+
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "2023-2024-1-week11.txt"
+    result = CliRunner().invoke(main, ["extract", str(seed), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["material"]["paragraphs"]
+    assert payload["notes"] and {"kind", "text", "extra", "source", "key"} <= payload["notes"][0].keys()
+
+
+def test_extract_refuses_garbage_with_one_line(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.txt"
+    junk.write_bytes(bytes(range(256)) * 8)
+    result = CliRunner().invoke(main, ["extract", str(junk)])
+    assert result.exit_code != 0

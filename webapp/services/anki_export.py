@@ -16,9 +16,9 @@ def _source_text(deck: Deck, note: Note) -> str:
     where = [deck.title]
     if deck.term or deck.week:
         where.append(f"{deck.term} 第{deck.week}周" if deck.week else deck.term)
-    paragraph = (note.source or {}).get("paragraph")
+    paragraph = (note.source or {}).get("paragraph")  # counted from 1
     if isinstance(paragraph, int):
-        where.append(f"第{paragraph + 1}段")
+        where.append(f"第{paragraph}段")
     return "，".join(where)
 
 
