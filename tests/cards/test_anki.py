@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from anki_helpers import (
     import_apkg,
     import_into_collection,
@@ -21,9 +24,6 @@ from anki_helpers import (
     stored_notes,
     study,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
 from cards import cloze
 from cards.anki import (
     MODEL_ID,
