@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import PASSWORD
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from helpers import PASSWORD
 from webapp import create_app
 from webapp.db import get_engine, session_scope
 from webapp.models import Base

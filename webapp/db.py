@@ -16,7 +16,7 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; the message says which URL and what to check."""
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(url: str, pool_size: int = 5, busy_timeout_ms: int = 15000) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -24,14 +24,14 @@ def make_engine(url: str, pool_size: int = 5) -> Engine:
             from pathlib import Path
 
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
-        _sqlite_pragmas(engine)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
+        _sqlite_pragmas(engine, busy_timeout_ms)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                          pool_recycle=1800)
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, emit BEGIN so writers can ask for BEGIN IMMEDIATE.
@@ -39,7 +39,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=15000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
@@ -61,7 +61,8 @@ def begin_write(session: Session) -> None:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5))
+    engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_POOL_SIZE", 5),
+                         app.config.get("SQLITE_BUSY_TIMEOUT_MS", 15000))
     app.extensions["tifa.engine"] = engine
     app.extensions["tifa.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
