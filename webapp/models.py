@@ -282,6 +282,9 @@ class ReviewState(Base):
         Index("ix_review_states_user_due", "user_id", "due_day"),
         Index("ix_review_states_user_deck_introduced", "user_id", "deck_id", "introduced_day"),
         Index("ix_review_states_deck_interval", "deck_id", "interval"),
+        # Added by migration 0002_review: today's same-day repeats, per-deck progress counts.
+        Index("ix_review_states_user_last_review", "user_id", "last_review_day"),
+        Index("ix_review_states_user_deck_interval", "user_id", "deck_id", "interval"),
     )
 
 
