@@ -39,11 +39,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
+    from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .downloads import bp as downloads_bp
     from .main import bp as main_bp
+    from .review import bp as review_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(downloads_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(api_bp)

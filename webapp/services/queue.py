@@ -1,0 +1,323 @@
+"""Today's review queue in SQL: the rules of scheduler.queue as indexed queries.
+
+Order (DESIGN.md): overdue reviews oldest first, reviews due today, same-day repeats of cards
+graded below 4, then new cards up to each deck's ``new_per_day``. Every query is bounded by
+an index range (the person's due or overdue cards, today's grades, one deck's new cards), so
+the cost of a request does not grow with how many cards a person has already learned.
+
+A ``relearn_pending`` flag only counts on the day it was set: a repeat left over from an
+earlier day is simply a card due again by its schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import Select, and_, func, not_, select
+from sqlalchemy.orm import Session, aliased
+
+from scheduler.queue import MASTERED_INTERVAL, Bucket
+from scheduler.sm2 import PASSING_QUALITY
+
+from ..models import LOG_REVIEW, LOG_UNDO, Card, Deck, Note, ReviewLog, ReviewState, User
+from .visibility import assigned_deck_ids
+
+#: How far back the streak looks; older history does not change today's figure much.
+STREAK_LOOKBACK_DAYS = 366
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    card_id: int
+    deck_id: int
+    bucket: Bucket
+
+
+@dataclass
+class SessionCounts:
+    """What is left today, as the review page shows it (Anki's new / learning / review)."""
+
+    new: int = 0
+    learning: int = 0
+    review: int = 0
+
+    @property
+    def left(self) -> int:
+        return self.new + self.learning + self.review
+
+    def as_dict(self) -> dict[str, int]:
+        return {"new": self.new, "learning": self.learning, "review": self.review, "left": self.left}
+
+
+@dataclass
+class DeckToday:
+    """One assigned deck on the Today page."""
+
+    deck_id: int
+    title: str
+    term: str
+    week: int | None
+    new_per_day: int
+    overdue: int = 0
+    due: int = 0
+    relearn: int = 0
+    new_today: int = 0  # new cards still to introduce today (limit minus introduced, capped by unseen)
+    unseen: int = 0  # 未学
+    learning: int = 0  # 学习中
+    mastered: int = 0  # 已掌握
+
+    @property
+    def left(self) -> int:
+        return self.overdue + self.due + self.relearn + self.new_today
+
+    @property
+    def total(self) -> int:
+        return self.unseen + self.learning + self.mastered
+
+
+@dataclass
+class Today:
+    decks: list[DeckToday] = field(default_factory=list)
+    streak: int = 0
+    due_tomorrow: int = 0
+
+    @property
+    def counts(self) -> SessionCounts:
+        return SessionCounts(
+            new=sum(d.new_today for d in self.decks),
+            learning=sum(d.relearn for d in self.decks),
+            review=sum(d.overdue + d.due for d in self.decks),
+        )
+
+
+def _live_card(deck_ids: Select) -> list:
+    """Conditions that keep a card in play: in an assigned deck, neither it nor its note retired."""
+    return [Card.deck_id.in_(deck_ids), Card.retired.is_(False), Note.retired.is_(False)]
+
+
+def _relearn_today(today: date) -> list:
+    return [ReviewState.relearn_pending.is_(True), ReviewState.last_review_day == today]
+
+
+def _state_cards(user: User) -> Select:
+    return (
+        select(ReviewState.card_id, ReviewState.deck_id)
+        .join(Card, Card.id == ReviewState.card_id)
+        .join(Note, Note.id == Card.note_id)
+        .where(ReviewState.user_id == user.id, *_live_card(assigned_deck_ids(user)))
+    )
+
+
+def _scheduled(user: User, today: date, overdue: bool) -> Select:
+    not_relearn = not_(and_(*_relearn_today(today)))
+    if overdue:
+        return (_state_cards(user).where(ReviewState.due_day < today, not_relearn)
+                .order_by(ReviewState.due_day, ReviewState.deck_id, Card.position, Card.id))
+    return (_state_cards(user).where(ReviewState.due_day == today, not_relearn)
+            .order_by(ReviewState.deck_id, Card.position, Card.id))
+
+
+def _relearn(user: User, today: date) -> Select:
+    return (_state_cards(user).where(*_relearn_today(today))
+            .order_by(ReviewState.last_reviewed_at, ReviewState.card_id))
+
+
+def _unseen(user: User, deck_id: int) -> Select:
+    learned = select(ReviewState.id).where(ReviewState.user_id == user.id, ReviewState.card_id == Card.id)
+    return (
+        select(Card.id, Card.deck_id)
+        .join(Note, Note.id == Card.note_id)
+        .where(Card.deck_id == deck_id, Card.retired.is_(False), Note.retired.is_(False), ~learned.exists())
+        .order_by(Card.position, Card.id)
+    )
+
+
+def new_left(db: Session, user: User, today: date) -> dict[int, int]:
+    """Per assigned deck: how many new cards it may still introduce today."""
+    introduced = (
+        select(ReviewState.deck_id, func.count().label("n"))
+        .where(ReviewState.user_id == user.id, ReviewState.introduced_day == today)
+        .group_by(ReviewState.deck_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(Deck.id, Deck.new_per_day, func.coalesce(introduced.c.n, 0))
+        .outerjoin(introduced, introduced.c.deck_id == Deck.id)
+        .where(Deck.id.in_(assigned_deck_ids(user)))
+        .order_by(Deck.id)
+    )
+    return {deck_id: max(0, limit - done) for deck_id, limit, done in rows}
+
+
+def queue_today(db: Session, user: User, today: date, limit: int | None = None) -> list[QueueItem]:
+    """Today's queue in serving order (the SQL twin of ``scheduler.queue.order_today``).
+
+    ``limit`` stops early: the review page only ever needs the first two cards.
+    """
+    items: list[QueueItem] = []
+
+    def take(query: Select, bucket: Bucket, cap: int | None = None) -> bool:
+        want = None if limit is None else limit - len(items)
+        if cap is not None:
+            want = cap if want is None else min(want, cap)
+        if want is not None and want <= 0:
+            return limit is not None and len(items) >= limit
+        if want is not None:
+            query = query.limit(want)
+        items.extend(QueueItem(card_id, deck_id, bucket) for card_id, deck_id in db.execute(query))
+        return limit is not None and len(items) >= limit
+
+    if take(_scheduled(user, today, overdue=True), Bucket.OVERDUE):
+        return items
+    if take(_scheduled(user, today, overdue=False), Bucket.DUE):
+        return items
+    if take(_relearn(user, today), Bucket.RELEARN):
+        return items
+    for deck_id, left in new_left(db, user, today).items():
+        if left > 0 and take(_unseen(user, deck_id), Bucket.NEW, cap=left):
+            return items
+    return items
+
+
+def next_item(db: Session, user: User, today: date, just_graded: int | None) -> QueueItem | None:
+    """The card to show next; the card just graded waits unless it is the only one left."""
+    head = queue_today(db, user, today, limit=2)
+    for item in head:
+        if item.card_id != just_graded:
+            return item
+    return head[0] if head else None
+
+
+def last_graded_card(db: Session, user: User, today: date) -> int | None:
+    """The card of the person's latest grade today, unless that grade was just undone."""
+    row = db.execute(
+        select(ReviewLog.card_id, ReviewLog.kind)
+        .where(ReviewLog.user_id == user.id, ReviewLog.study_day == today)
+        .order_by(ReviewLog.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.kind == LOG_UNDO:
+        return None
+    return row.card_id
+
+
+def today_summary(db: Session, user: User, today: date) -> Today:
+    """Per-deck counts for the Today page, each one COUNT over an index range."""
+    decks = list(db.scalars(select(Deck).where(Deck.id.in_(assigned_deck_ids(user)))
+                            .order_by(Deck.term, Deck.week, Deck.id)))
+    result = Today(decks=[DeckToday(d.id, d.title, d.term, d.week, d.new_per_day) for d in decks])
+    if not decks:
+        return result
+    by_id = {d.deck_id: d for d in result.decks}
+    live_states = (
+        select(ReviewState.deck_id, func.count())
+        .join(Card, Card.id == ReviewState.card_id)
+        .join(Note, Note.id == Card.note_id)
+        .where(ReviewState.user_id == user.id, Card.retired.is_(False), Note.retired.is_(False),
+               ReviewState.deck_id.in_(list(by_id)))
+        .group_by(ReviewState.deck_id)
+    )
+    not_relearn = not_(and_(*_relearn_today(today)))
+    for attr, where in (
+        ("overdue", [ReviewState.due_day < today, not_relearn]),
+        ("due", [ReviewState.due_day == today, not_relearn]),
+        ("relearn", _relearn_today(today)),
+        ("mastered", [ReviewState.interval >= MASTERED_INTERVAL]),
+        ("learning", [ReviewState.interval < MASTERED_INTERVAL]),
+    ):
+        for deck_id, n in db.execute(live_states.where(*where)):
+            setattr(by_id[deck_id], attr, n)
+    cards = (
+        select(Card.deck_id, func.count())
+        .join(Note, Note.id == Card.note_id)
+        .where(Card.deck_id.in_(list(by_id)), Card.retired.is_(False), Note.retired.is_(False))
+        .group_by(Card.deck_id)
+    )
+    allowance = new_left(db, user, today)
+    for deck_id, n in db.execute(cards):
+        deck = by_id[deck_id]
+        deck.unseen = max(0, n - deck.learning - deck.mastered)
+        deck.new_today = min(deck.unseen, allowance.get(deck_id, 0))
+    result.due_tomorrow = due_on(db, user, today + timedelta(days=1))
+    result.streak = streak(db, user, today, done_today=all(d.overdue + d.due + d.relearn == 0
+                                                           for d in result.decks))
+    return result
+
+
+def today_summary_counts(db: Session, user: User, today: date) -> SessionCounts:
+    """What is left today, for the review page's counters: three indexed COUNTs and, per deck,
+    a count of unseen cards capped at what the deck may still introduce."""
+    not_relearn = not_(and_(*_relearn_today(today)))
+
+    def count(query: Select) -> int:
+        return db.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    review = count(_state_cards(user).where(ReviewState.due_day <= today, not_relearn))
+    learning = count(_state_cards(user).where(*_relearn_today(today)))
+    new = sum(count(_unseen(user, deck_id).limit(left))
+              for deck_id, left in new_left(db, user, today).items() if left > 0)
+    return SessionCounts(new=new, learning=learning, review=review)
+
+
+def due_on(db: Session, user: User, day: date) -> int:
+    """Reviews that will be due on ``day`` (overdue ones included) if nothing else is studied."""
+    return db.scalar(
+        select(func.count()).select_from(_state_cards(user).where(ReviewState.due_day <= day).subquery())
+    ) or 0
+
+
+def streak(db: Session, user: User, today: date, done_today: bool) -> int:
+    """Consecutive study days with all due cards done, counted in days the person studied.
+
+    A day breaks the run when a card due on it was left for later: a later ``review`` log row
+    with ``before_due`` on or before that day, or a card still overdue now. Days with nothing due
+    and nothing studied neither break nor extend the run. Today counts once its work is done.
+    """
+    since = today - timedelta(days=STREAK_LOOKBACK_DAYS)
+    mine = [ReviewLog.user_id == user.id, ReviewLog.study_day >= since]
+    late = db.scalar(
+        select(func.max(ReviewLog.study_day))
+        .where(*mine, ReviewLog.kind == LOG_REVIEW, ReviewLog.before_due < ReviewLog.study_day)
+    )
+    broken_after = since
+    if late is not None:
+        broken_after = max(broken_after, late - timedelta(days=1))
+    still_overdue = db.scalar(
+        select(func.count()).select_from(
+            _state_cards(user).where(ReviewState.due_day < today, not_(and_(*_relearn_today(today))))
+            .limit(1).subquery())
+    )
+    if still_overdue:
+        broken_after = max(broken_after, today - timedelta(days=1))
+    studied = db.scalar(
+        select(func.count(func.distinct(ReviewLog.study_day)))
+        .where(*mine, ReviewLog.kind != LOG_UNDO, ReviewLog.study_day > broken_after,
+               ReviewLog.study_day < today)
+    ) or 0
+    studied_today = db.scalar(
+        select(ReviewLog.id).where(ReviewLog.user_id == user.id, ReviewLog.study_day == today,
+                                   ReviewLog.kind != LOG_UNDO).limit(1)
+    ) is not None
+    return studied + (1 if done_today and studied_today else 0)
+
+
+
+def day_figures(db: Session, user: User, today: date) -> dict[str, int]:
+    """The end-of-session summary: today's grades (undone ones left out), time, and tomorrow's load."""
+    undo = aliased(ReviewLog)
+    kept = [ReviewLog.user_id == user.id, ReviewLog.study_day == today, ReviewLog.kind != LOG_UNDO,
+            ~select(undo.id).where(undo.undoes_id == ReviewLog.id).exists()]
+    reviewed, correct, ms = db.execute(
+        select(func.count(), func.count().filter(ReviewLog.quality >= PASSING_QUALITY),
+               func.coalesce(func.sum(ReviewLog.ms), 0)).where(*kept)
+    ).one()
+    counts = today_summary_counts(db, user, today)
+    return {
+        "reviewed": reviewed,
+        "correct": correct,
+        "ms": int(ms),
+        "left": counts.left,
+        "due_tomorrow": due_on(db, user, today + timedelta(days=1)),
+        "streak": streak(db, user, today, done_today=counts.review + counts.learning == 0),
+    }
