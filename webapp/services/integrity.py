@@ -2,13 +2,15 @@
 
 The review log is the source of truth: replaying each card's non-undone ``learn`` and
 ``review`` rows from a new card must give exactly the stored repetitions, easiness and
-interval. Rows are streamed in (user, card, id) order, so memory stays flat.
+interval, and the due day must be the last such grade's study day plus that interval.
+Rows are streamed in (user, card, id) order, so memory stays flat.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -29,44 +31,56 @@ class CheckReport:
         return not self.problems
 
 
-def _replayed(db: Session) -> Iterator[tuple[tuple[int, int], Sm2State, int]]:
-    """(user, card) -> state after replaying its schedule-changing rows, and how many rows."""
+Replayed = tuple[Sm2State, date | None]
+
+
+def _replayed(db: Session) -> Iterator[tuple[tuple[int, int], Replayed, int]]:
+    """(user, card) -> (state, due day) after replaying its schedule-changing rows, and how many rows."""
     undo = aliased(ReviewLog)
     undone = select(undo.id).where(undo.undoes_id == ReviewLog.id).exists()
     rows = db.execute(
-        select(ReviewLog.user_id, ReviewLog.card_id, ReviewLog.quality)
+        select(ReviewLog.user_id, ReviewLog.card_id, ReviewLog.quality, ReviewLog.study_day)
         .where(ReviewLog.kind.in_((LOG_LEARN, LOG_REVIEW)), ~undone)
         .order_by(ReviewLog.user_id, ReviewLog.card_id, ReviewLog.id)
         .execution_options(yield_per=5000)
     )
     current: tuple[int, int] | None = None
-    state, count = Sm2State.new(), 0
-    for user_id, card_id, quality in rows:
+    state, due, count = Sm2State.new(), None, 0
+    for user_id, card_id, quality, day in rows:
         if (user_id, card_id) != current:
             if current is not None:
-                yield current, state, count
+                yield current, (state, due), count
             current, state, count = (user_id, card_id), Sm2State.new(), 0
         state = grade(state, quality)
+        due = day + timedelta(days=state.interval)
         count += 1
     if current is not None:
-        yield current, state, count
+        yield current, (state, due), count
 
 
 def check(db: Session, limit_problems: int = 100) -> CheckReport:
     report = CheckReport()
     stored = {
-        (s.user_id, s.card_id): Sm2State.from_cents(s.repetitions, s.easiness_cents, s.interval)
+        (s.user_id, s.card_id): (Sm2State.from_cents(s.repetitions, s.easiness_cents, s.interval), s.due_day)
         for s in db.execute(select(ReviewState.user_id, ReviewState.card_id, ReviewState.repetitions,
-                                   ReviewState.easiness_cents, ReviewState.interval))
+                                   ReviewState.easiness_cents, ReviewState.interval, ReviewState.due_day))
     }
     for key, state, count in _replayed(db):
         report.cards_checked += 1
         report.grades_replayed += count
         found = stored.pop(key, None)
         if found != state and len(report.problems) < limit_problems:
-            report.problems.append(f"用户 {key[0]} 卡片 {key[1]}：日志重放得到 {state}，数据库中为 {found}")
+            report.problems.append(f"用户 {key[0]} 卡片 {key[1]}：日志重放得到 {_show(state)}，"
+                                   f"数据库中为 {_show(found)}")
     for key, found in stored.items():
         report.cards_checked += 1
         if len(report.problems) < limit_problems:
-            report.problems.append(f"用户 {key[0]} 卡片 {key[1]}：有复习状态 {found} 但没有对应的复习日志")
+            report.problems.append(f"用户 {key[0]} 卡片 {key[1]}：有复习状态 {_show(found)} 但没有对应的复习日志")
     return report
+
+
+def _show(replayed: Replayed | None) -> str:
+    if replayed is None:
+        return "（无）"
+    state, due = replayed
+    return f"n={state.repetitions} EF={state.easiness} I={state.interval} 到期={due}"
