@@ -10,10 +10,14 @@ import click
 from .db import DatabaseUnavailable
 
 
-def _app():
+def _app():  # noqa: ANN202
+    """The app for this command; its connection pool is closed when the command ends."""
     from . import create_app
+    from .db import get_engine
 
-    return create_app()
+    app = create_app()
+    click.get_current_context().call_on_close(lambda: get_engine(app).dispose())
+    return app
 
 
 def _fail(message: str) -> None:
