@@ -185,7 +185,7 @@ def grade_card(db: Session, secret: str, user: User, card_id: int, quality: obje
     elapsed = min(elapsed, 3_600_000)
     today = study_day(now, tz)
 
-    begin_write(db)
+    _start_write(db)
     try:
         first = _by_token(db, user, grant.nonce)
         if first is not None:
@@ -196,6 +196,12 @@ def grade_card(db: Session, secret: str, user: User, card_id: int, quality: obje
                                                     ReviewState.card_id == card_id))
         current_version = state.version if state is not None else 0
         if current_version != grant.version:
+            # The same token may have committed since our first look (PostgreSQL reads committed
+            # data statement by statement): then this is a repeat, not a stale tab.
+            first = _by_token(db, user, grant.nonce)
+            if first is not None:
+                db.rollback()
+                return first
             raise _stale()
         log = _apply(db, user, card, state, q, today, now, elapsed, grant.nonce)
         db.commit()
@@ -212,6 +218,17 @@ def grade_card(db: Session, secret: str, user: User, card_id: int, quality: obje
     except BaseException:
         db.rollback()
         raise
+
+
+def _start_write(db: Session) -> None:
+    """End the request's read transaction (the login lookup) and start a writer one.
+
+    On SQLite a read transaction cannot safely be upgraded to a write; BEGIN IMMEDIATE waits
+    for the lock instead of failing with "database is locked".
+    """
+    if db.in_transaction():
+        db.commit()
+    begin_write(db)
 
 
 def _stale() -> ReviewError:
@@ -289,7 +306,7 @@ def undo_last(db: Session, secret: str, user: User, now: datetime, tz: str) -> d
     Returns the card again (with a fresh token) so the page can show it at once.
     """
     today = study_day(now, tz)
-    begin_write(db)
+    _start_write(db)
     try:
         undo = aliased(ReviewLog)
         target = db.scalar(
