@@ -68,6 +68,7 @@
     setError("");
     show("loading", false);
     show("done", false);
+    $("card").dataset.cardId = String(payload.card_id);
     $("deck-title").textContent = payload.deck.title;
     $("deck-week").textContent = payload.deck.week ? "第 " + payload.deck.week + " 周" : "";
     $("prompt").innerHTML = payload.prompt_html;  // server-rendered, HTML-escaped cloze
