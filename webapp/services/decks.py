@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import cards
 from cards.anki import next_modified
 from cards.cloze import cloze_numbers
+from cards.notes import normalise_span
 
 from ..models import DECK_PUBLISHED, Card, Deck, DeckAssignment, Material, Note, User, utcnow
 
@@ -29,6 +30,36 @@ class SyncResult:
     kept: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
+
+
+#: Flags an admin sets in ``Note.source`` that re-extraction must not wipe: ``deleted`` (retired by
+#: hand: stays retired), ``pending`` (new in a corrected material, waiting for review), ``manual``
+#: with ``span`` and ``occurrence`` (a note added by selecting source text; kept while its span occurs).
+ADMIN_FLAGS = ("deleted", "pending", "manual", "span", "occurrence")
+
+
+def span_occurs(note: Note, text: str) -> bool:
+    """Whether a manual note's span still occurs in ``text`` (as often as its occurrence number)."""
+    span = normalise_span(str(note.source.get("span", "")))
+    return bool(span) and normalise_span(text).count(span) >= int(note.source.get("occurrence", 1))
+
+
+def plan_sync(existing: list[Note], drafts: list[cards.NoteDraft], text: str | None = None) -> SyncResult:
+    """What ``sync_notes`` would do, without writing: kept, added and retired keys."""
+    by_key = {n.key: n for n in existing}
+    result = SyncResult()
+    seen = set()
+    for draft in drafts:
+        seen.add(draft.key)
+        (result.kept if draft.key in by_key else result.added).append(draft.key)
+    for note in existing:
+        if note.key in seen or note.retired:
+            continue
+        if text is not None and note.source.get("manual") and span_occurs(note, text):
+            result.kept.append(note.key)
+        else:
+            result.retired.append(note.key)
+    return result
 
 
 def sha256(data: bytes) -> str:
@@ -47,8 +78,12 @@ def default_identity(term: str, week: int | None, fallback: str) -> str:
 
 def import_material(db: Session, data: bytes, filename: str, *, identity: str, title: str | None = None,
                     term: str = "", week: int | None = None, study_date: date | None = None,
-                    uploaded_by: User | None = None) -> tuple[Deck, SyncResult]:
-    """Create or replace a material and draft (or re-sync) its deck. Raises cards.MaterialError."""
+                    uploaded_by: User | None = None, new_as_pending: bool = False) -> tuple[Deck, SyncResult]:
+    """Create or replace a material and draft (or re-sync) its deck. Raises cards.MaterialError.
+
+    ``new_as_pending``: notes new in a corrected material arrive retired and flagged ``pending``
+    until an admin accepts them (used when the deck is already published).
+    """
     raw = cards.load_material(data, filename)
     material_text = cards.normalise(raw)
     drafts = cards.extract(material_text, identity)
@@ -77,38 +112,40 @@ def import_material(db: Session, data: bytes, filename: str, *, identity: str, t
         db.add(deck)
         db.flush()
     deck.title, deck.term, deck.week, deck.updated_at = title, term, week, now
-    result = sync_notes(db, deck, drafts)
+    result = sync_notes(db, deck, drafts, text=material.text, new_as_pending=new_as_pending)
     return deck, result
 
 
-def sync_notes(db: Session, deck: Deck, drafts: list[cards.NoteDraft]) -> SyncResult:
-    """Make the deck's notes match the drafts, matching by key."""
+def sync_notes(db: Session, deck: Deck, drafts: list[cards.NoteDraft], *, text: str | None = None,
+               new_as_pending: bool = False) -> SyncResult:
+    """Make the deck's notes match the drafts, matching by key.
+
+    With ``text`` (the material's new text), manual notes whose span still occurs are kept.
+    Notes an admin deleted stay retired; pending ones stay pending.
+    """
     existing = {n.key: n for n in db.scalars(select(Note).where(Note.deck_id == deck.id))}
-    result = SyncResult()
+    plan = plan_sync(list(existing.values()), drafts, text)
     now = utcnow()
-    seen: set[str] = set()
     for position, draft in enumerate(drafts):
-        seen.add(draft.key)
         note = existing.get(draft.key)
         if note is None:
+            pending = {"pending": True} if new_as_pending else {}
             note = Note(deck_id=deck.id, key=draft.key, kind=draft.kind, text=draft.text, extra=draft.extra,
-                        source=dict(draft.source), position=position, created_at=now, updated_at=now)
+                        source={**draft.source, **pending}, position=position, retired=new_as_pending,
+                        created_at=now, updated_at=now)
             db.add(note)
             db.flush()
-            result.added.append(draft.key)
         else:
-            # Keep the admin's wording; only the context and order follow the new text.
-            if note.retired:
+            # Keep the admin's wording and flags; only the context and order follow the new text.
+            flags = {k: note.source[k] for k in ADMIN_FLAGS if k in note.source}
+            if note.retired and not (flags.get("deleted") or flags.get("pending")):
                 note.retired = False
                 note.updated_at = next_modified(note.updated_at, now)
-            note.extra, note.source, note.position = draft.extra, dict(draft.source), position
-            result.kept.append(draft.key)
+            note.extra, note.source, note.position = draft.extra, {**draft.source, **flags}, position
         sync_cards(db, note)
-    for key, note in existing.items():
-        if key not in seen and not note.retired:
-            retire_note(db, note)
-            result.retired.append(key)
-    return result
+    for key in plan.retired:
+        retire_note(db, existing[key])
+    return plan
 
 
 def sync_cards(db: Session, note: Note) -> None:
