@@ -1,8 +1,8 @@
 """Per-grade server time of Tifa's review (next card + grade) against Anki's own Rust scheduler.
 
 Both sides get the same 10,000-card collection for one person: ``--due`` cards already learned
-and due (spread over the last 30 days, oldest first), the rest new, a new-card limit high enough
-not to run dry. Then ``--grades`` cards are fetched and graded in a row with the same grade
+and due (spread over the last 30 days, oldest first), the rest new, and the default limit of
+20 new cards a day on both sides. Then ``--grades`` cards are fetched and graded in a row with the same grade
 sequence (0–5 for Tifa; Again/Hard/Good/Easy for Anki: q<3, 3, 4, 5), after ``--warmup``
 untimed ones. Tifa is timed twice in-process: through the whole Flask stack (test client:
 session cookie, login, CSRF, JSON) and at the service layer (the two functions the views call).
@@ -48,7 +48,7 @@ def summarise(samples: list[float]) -> dict[str, float]:
 
 # -- Tifa --------------------------------------------------------------------------------------------
 
-def build_tifa(url: str, cards: int, due: int, tmp: Path):  # noqa: ANN201
+def build_tifa(url: str, cards: int, due: int, tmp: Path, new_per_day: int):  # noqa: ANN201
     from webapp import create_app, migrate
     from webapp.db import make_engine, session_scope
     from webapp.models import Card, Deck, DeckAssignment, Note, ReviewState, User
@@ -64,7 +64,7 @@ def build_tifa(url: str, cards: int, due: int, tmp: Path):  # noqa: ANN201
     with session_scope(app, write=True) as db:
         user = create_user(db, "bench", "压测员工", PASSWORD, department="压测部门")
         user.must_change_password = False
-        deck = Deck(key="bench", title="压测卡组", status="published", new_per_day=cards)
+        deck = Deck(key="bench", title="压测卡组", status="published", new_per_day=new_per_day)
         db.add(deck)
         db.flush()
         db.add(DeckAssignment(deck_id=deck.id, everyone=True))
@@ -151,7 +151,7 @@ def build_anki(path: Path, cards: int, due: int, new_limit: int):  # noqa: ANN20
     deck_id = col.decks.id("压测卡组")
     conf = col.decks.config_dict_for_deck_id(deck_id)
     conf["new"]["perDay"] = new_limit
-    conf["rev"]["perDay"] = cards
+    conf["rev"]["perDay"] = 9999  # Anki's maximum: reviews unlimited, as in Tifa
     col.decks.update_config(conf)
     col.decks.select(deck_id)
     for i in range(cards):
@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--due", type=int, default=3_000, help="cards already learned and due today or overdue")
     parser.add_argument("--grades", type=int, default=500, help="timed grades per run")
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--new-per-day", type=int, default=20, help="new-card limit of the deck on both sides")
     parser.add_argument("--database-url", default="", help="Tifa database (default: a temporary SQLite file)")
     args = parser.parse_args(argv)
 
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         url = args.database_url or f"sqlite:///{tmp / 'tifa.db'}"
 
         t0 = time.perf_counter()
-        app, user_id = build_tifa(url, args.cards, args.due, tmp)
+        app, user_id = build_tifa(url, args.cards, args.due, tmp, args.new_per_day)
         build_tifa_s = time.perf_counter() - t0
         service = summarise(time_tifa_service(app, user_id, grades[: (args.warmup + args.grades) // 2],
                                               args.warmup))
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         get_engine(app).dispose()
 
         t0 = time.perf_counter()
-        col = build_anki(tmp / "anki" / "collection.anki2", args.cards, args.due, new_limit=args.cards)
+        col = build_anki(tmp / "anki" / "collection.anki2", args.cards, args.due, new_limit=args.new_per_day)
         build_anki_s = time.perf_counter() - t0
         try:
             anki = summarise(time_anki(col, grades, args.warmup))
@@ -236,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<32} {fig['median']:7.2f} {fig['mean']:7.2f} {fig['p95']:7.2f}")
     print(f"  ratio Tifa/Anki (median): via Flask {http['median'] / anki['median']:.2f}x, "
           f"service layer {service['median'] / anki['median']:.2f}x (target: within 3x)")
+    database = f" --database-url {args.database_url}" if args.database_url else ""
     print(f"  reproduce: .venv/bin/python bench/review.py --cards {args.cards} --due {args.due} "
-          f"--grades {args.grades}" + (f" --database-url {args.database_url}" if args.database_url else ""))
+          f"--grades {args.grades} --new-per-day {args.new_per_day}{database}")
     return 0
 
 

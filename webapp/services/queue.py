@@ -91,7 +91,15 @@ class Today:
         )
 
 
-def _live_card(deck_ids: Select) -> list:
+def assigned(db: Session, user: User) -> list[int]:
+    """The ids of the published decks assigned to ``user``, looked up once per session (request)."""
+    key = ("tifa.assigned_decks", user.id)
+    if key not in db.info:
+        db.info[key] = list(db.scalars(assigned_deck_ids(user)))
+    return db.info[key]
+
+
+def _live_card(deck_ids: list[int]) -> list:
     """Conditions that keep a card in play: in an assigned deck, neither it nor its note retired."""
     return [Card.deck_id.in_(deck_ids), Card.retired.is_(False), Note.retired.is_(False)]
 
@@ -100,26 +108,39 @@ def _relearn_today(today: date) -> list:
     return [ReviewState.relearn_pending.is_(True), ReviewState.last_review_day == today]
 
 
-def _state_cards(user: User) -> Select:
+def _state_cards(db: Session, user: User) -> Select:
     return (
         select(ReviewState.card_id, ReviewState.deck_id)
         .join(Card, Card.id == ReviewState.card_id)
         .join(Note, Note.id == Card.note_id)
-        .where(ReviewState.user_id == user.id, *_live_card(assigned_deck_ids(user)))
+        .where(ReviewState.user_id == user.id, *_live_card(assigned(db, user)))
     )
 
 
-def _scheduled(user: User, today: date, overdue: bool) -> Select:
+def _count_states(db: Session, user: User, *where: object) -> int:
+    """COUNT of the person's live review states matching ``where``.
+
+    Counts skip the notes table: retiring a note retires its cards too (services.decks.retire_note),
+    so ``cards.retired`` alone decides, and a count stays one index range plus one card lookup a row.
+    """
+    return db.scalar(
+        select(func.count()).select_from(ReviewState).join(Card, Card.id == ReviewState.card_id)
+        .where(ReviewState.user_id == user.id, ReviewState.deck_id.in_(assigned(db, user)),
+               Card.retired.is_(False), *where)
+    ) or 0
+
+
+def _scheduled(db: Session, user: User, today: date, overdue: bool) -> Select:
     not_relearn = not_(and_(*_relearn_today(today)))
     if overdue:
-        return (_state_cards(user).where(ReviewState.due_day < today, not_relearn)
+        return (_state_cards(db, user).where(ReviewState.due_day < today, not_relearn)
                 .order_by(ReviewState.due_day, ReviewState.deck_id, Card.position, Card.id))
-    return (_state_cards(user).where(ReviewState.due_day == today, not_relearn)
+    return (_state_cards(db, user).where(ReviewState.due_day == today, not_relearn)
             .order_by(ReviewState.deck_id, Card.position, Card.id))
 
 
-def _relearn(user: User, today: date) -> Select:
-    return (_state_cards(user).where(*_relearn_today(today))
+def _relearn(db: Session, user: User, today: date) -> Select:
+    return (_state_cards(db, user).where(*_relearn_today(today))
             .order_by(ReviewState.last_reviewed_at, ReviewState.card_id))
 
 
@@ -144,13 +165,14 @@ def new_left(db: Session, user: User, today: date) -> dict[int, int]:
     rows = db.execute(
         select(Deck.id, Deck.new_per_day, func.coalesce(introduced.c.n, 0))
         .outerjoin(introduced, introduced.c.deck_id == Deck.id)
-        .where(Deck.id.in_(assigned_deck_ids(user)))
+        .where(Deck.id.in_(assigned(db, user)))
         .order_by(Deck.id)
     )
     return {deck_id: max(0, limit - done) for deck_id, limit, done in rows}
 
 
-def queue_today(db: Session, user: User, today: date, limit: int | None = None) -> list[QueueItem]:
+def queue_today(db: Session, user: User, today: date, limit: int | None = None,
+                allowance: dict[int, int] | None = None) -> list[QueueItem]:
     """Today's queue in serving order (the SQL twin of ``scheduler.queue.order_today``).
 
     ``limit`` stops early: the review page only ever needs the first two cards.
@@ -168,21 +190,24 @@ def queue_today(db: Session, user: User, today: date, limit: int | None = None) 
         items.extend(QueueItem(card_id, deck_id, bucket) for card_id, deck_id in db.execute(query))
         return limit is not None and len(items) >= limit
 
-    if take(_scheduled(user, today, overdue=True), Bucket.OVERDUE):
+    if take(_scheduled(db, user, today, overdue=True), Bucket.OVERDUE):
         return items
-    if take(_scheduled(user, today, overdue=False), Bucket.DUE):
+    if take(_scheduled(db, user, today, overdue=False), Bucket.DUE):
         return items
-    if take(_relearn(user, today), Bucket.RELEARN):
+    if take(_relearn(db, user, today), Bucket.RELEARN):
         return items
-    for deck_id, left in new_left(db, user, today).items():
+    if allowance is None:
+        allowance = new_left(db, user, today)
+    for deck_id, left in allowance.items():
         if left > 0 and take(_unseen(user, deck_id), Bucket.NEW, cap=left):
             return items
     return items
 
 
-def next_item(db: Session, user: User, today: date, just_graded: int | None) -> QueueItem | None:
+def next_item(db: Session, user: User, today: date, just_graded: int | None,
+              allowance: dict[int, int] | None = None) -> QueueItem | None:
     """The card to show next; the card just graded waits unless it is the only one left."""
-    head = queue_today(db, user, today, limit=2)
+    head = queue_today(db, user, today, limit=2, allowance=allowance)
     for item in head:
         if item.card_id != just_graded:
             return item
@@ -204,7 +229,7 @@ def last_graded_card(db: Session, user: User, today: date) -> int | None:
 
 def today_summary(db: Session, user: User, today: date) -> Today:
     """Per-deck counts for the Today page, each one COUNT over an index range."""
-    decks = list(db.scalars(select(Deck).where(Deck.id.in_(assigned_deck_ids(user)))
+    decks = list(db.scalars(select(Deck).where(Deck.id.in_(assigned(db, user)))
                             .order_by(Deck.term, Deck.week, Deck.id)))
     result = Today(decks=[DeckToday(d.id, d.title, d.term, d.week, d.new_per_day) for d in decks])
     if not decks:
@@ -245,26 +270,24 @@ def today_summary(db: Session, user: User, today: date) -> Today:
     return result
 
 
-def today_summary_counts(db: Session, user: User, today: date) -> SessionCounts:
-    """What is left today, for the review page's counters: three indexed COUNTs and, per deck,
+def today_summary_counts(db: Session, user: User, today: date,
+                         allowance: dict[int, int] | None = None) -> SessionCounts:
+    """What is left today, for the review page's counters: two indexed COUNTs and, per deck,
     a count of unseen cards capped at what the deck may still introduce."""
-    not_relearn = not_(and_(*_relearn_today(today)))
-
-    def count(query: Select) -> int:
-        return db.scalar(select(func.count()).select_from(query.subquery())) or 0
-
-    review = count(_state_cards(user).where(ReviewState.due_day <= today, not_relearn))
-    learning = count(_state_cards(user).where(*_relearn_today(today)))
-    new = sum(count(_unseen(user, deck_id).limit(left))
-              for deck_id, left in new_left(db, user, today).items() if left > 0)
+    relearn_today = _relearn_today(today)
+    review = _count_states(db, user, ReviewState.due_day <= today, not_(and_(*relearn_today)))
+    learning = _count_states(db, user, *relearn_today)
+    if allowance is None:
+        allowance = new_left(db, user, today)
+    new = 0
+    for deck_id, left in allowance.items():
+        if left > 0:
+            new += db.scalar(select(func.count()).select_from(_unseen(user, deck_id).limit(left).subquery())) or 0
     return SessionCounts(new=new, learning=learning, review=review)
-
 
 def due_on(db: Session, user: User, day: date) -> int:
     """Reviews that will be due on ``day`` (overdue ones included) if nothing else is studied."""
-    return db.scalar(
-        select(func.count()).select_from(_state_cards(user).where(ReviewState.due_day <= day).subquery())
-    ) or 0
+    return _count_states(db, user, ReviewState.due_day <= day)
 
 
 def streak(db: Session, user: User, today: date, done_today: bool) -> int:
@@ -285,7 +308,7 @@ def streak(db: Session, user: User, today: date, done_today: bool) -> int:
         broken_after = max(broken_after, late - timedelta(days=1))
     still_overdue = db.scalar(
         select(func.count()).select_from(
-            _state_cards(user).where(ReviewState.due_day < today, not_(and_(*_relearn_today(today))))
+            _state_cards(db, user).where(ReviewState.due_day < today, not_(and_(*_relearn_today(today))))
             .limit(1).subquery())
     )
     if still_overdue:

@@ -40,7 +40,6 @@ from ..models import (
     User,
 )
 from . import queue
-from .visibility import assigned_deck_ids
 
 TOKEN_SALT = "tifa.review.grade"
 #: review_states columns an undo puts back (everything but the id and the version guard).
@@ -111,10 +110,11 @@ def card_payload(db: Session, secret: str, user: User, card_id: int, counts: que
 
 def next_card(db: Session, secret: str, user: User, today: date) -> dict[str, Any] | None:
     """The next card for ``user`` today with its one-time token, or None when the day's work is done."""
-    item = queue.next_item(db, user, today, queue.last_graded_card(db, user, today))
+    allowance = queue.new_left(db, user, today)
+    item = queue.next_item(db, user, today, queue.last_graded_card(db, user, today), allowance)
     if item is None:
         return None
-    counts = queue.today_summary_counts(db, user, today)
+    counts = queue.today_summary_counts(db, user, today, allowance)
     return card_payload(db, secret, user, item.card_id, counts, item.bucket.name.lower())
 
 
@@ -164,7 +164,7 @@ def _visible_card(db: Session, user: User, card_id: int) -> Card:
     card = db.scalar(
         select(Card).join(Note, Note.id == Card.note_id)
         .where(Card.id == card_id, Card.retired.is_(False), Note.retired.is_(False),
-               Card.deck_id.in_(assigned_deck_ids(user)))
+               Card.deck_id.in_(queue.assigned(db, user)))
     )
     if card is None:
         raise ReviewError(404, "not_assigned", "这张卡片不在您的复习任务中（可能已停用或未分配给您）。请返回今日页面。")
