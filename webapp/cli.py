@@ -131,6 +131,46 @@ def users_create(username: str, name: str, department: str | None, email: str | 
         click.echo(f"初始密码 / initial password: {password}")
 
 
+@users.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Only show what would change; write nothing.")
+def users_import(file: str, dry_run: bool) -> None:
+    """Create or update staff from a CSV (UTF-8/GBK) or XLSX file: 工号, 姓名, 部门, 邮箱, 角色."""
+    from pathlib import Path
+
+    from .db import session_scope
+    from .services.staff import StaffError, apply_import, plan_import
+
+    app = _app()
+    data = Path(file).read_bytes()
+    try:
+        with session_scope(app, write=not dry_run) as db:
+            plan = plan_import(db, None, data, file)
+            for message in plan.errors:
+                click.echo(f"错误 / error: {message}", err=True)
+            for row in plan.rows:
+                for message in row.errors:
+                    click.echo(f"第 {row.row} 行 / row {row.row}: {message}", err=True)
+            if not plan.ok:
+                db.rollback()
+                _fail("文件有错误，未写入任何数据 / nothing was written")
+            for row in plan.rows:
+                label = {"create": "新建 create", "update": "更新 update", "unchanged": "不变 unchanged"}[row.action]
+                details = "；".join(row.changes + row.notes)
+                click.echo(f"第 {row.row} 行 {row.username} {row.name}: {label}{'  ' + details if details else ''}")
+            if dry_run:
+                db.rollback()
+                click.echo(f"试运行，未写入 / dry run, nothing written: 新建 {plan.count('create')}，"
+                           f"更新 {plan.count('update')}，不变 {plan.count('unchanged')}")
+                return
+            created = apply_import(db, None, plan)
+    except StaffError as exc:
+        _fail(str(exc))
+    click.echo(f"已导入 / imported: 新建 {len(created)}，更新 {plan.count('update')}")
+    for username, name, password in created:
+        click.echo(f"{username}\t{name}\t初始密码 / initial password: {password}")
+
+
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (the interface other tools use).")

@@ -40,9 +40,9 @@ class StaffError(UserError):
 
 # --- scope -------------------------------------------------------------------------------------
 
-def managed_ids(db: Session, actor: User) -> set[int] | None:
-    """The department ids ``actor`` manages, or None for a super admin (all)."""
-    if actor.is_super_admin:
+def managed_ids(db: Session, actor: User | None) -> set[int] | None:
+    """The department ids ``actor`` manages, or None for a super admin or the command line (all)."""
+    if actor is None or actor.is_super_admin:
         return None
     return set(db.scalars(select(AdminDepartment.department_id).where(AdminDepartment.user_id == actor.id)))
 
@@ -314,8 +314,8 @@ def _cell(value: object) -> str:
     return str(value).strip()
 
 
-def plan_import(db: Session, actor: User, data: bytes, filename: str) -> ImportPlan:
-    """What importing the file would do, row by row, without writing anything."""
+def plan_import(db: Session, actor: User | None, data: bytes, filename: str) -> ImportPlan:
+    """What importing the file would do, row by row, without writing anything (actor None: the CLI)."""
     plan = ImportPlan()
     try:
         table = read_table(data, filename)
@@ -363,7 +363,7 @@ def plan_import(db: Session, actor: User, data: bytes, filename: str) -> ImportP
     return plan
 
 
-def _plan_row(r: ImportRow, actor: User, users: dict[str, User], depts: dict[str, Department],
+def _plan_row(r: ImportRow, actor: User | None, users: dict[str, User], depts: dict[str, Department],
               scope: set[int] | None, first_row: dict[str, int], supers_left: set[int], plan: ImportPlan) -> None:
     if not r.username:
         r.errors.append("工号为空。")
@@ -383,7 +383,7 @@ def _plan_row(r: ImportRow, actor: User, users: dict[str, User], depts: dict[str
         r.errors.append(f"未知角色“{r.role_word}”：应为 员工、部门管理员 或 超级管理员（留空表示员工或不变）。")
     else:
         r.role = _ROLE_WORDS[r.role_word]
-    if r.role not in (None, ROLE_STAFF) and not actor.is_super_admin:
+    if r.role not in (None, ROLE_STAFF) and scope is not None:
         r.errors.append("只有超级管理员可以通过导入设置管理员角色：请把角色留空或填“员工”。")
     dept = depts.get(r.department) if r.department else None
     if r.department and dept is None:
@@ -426,7 +426,7 @@ def _plan_row(r: ImportRow, actor: User, users: dict[str, User], depts: dict[str
     r.action = "update" if r.changes else "unchanged"
 
 
-def apply_import(db: Session, actor: User, plan: ImportPlan) -> list[tuple[str, str, str]]:
+def apply_import(db: Session, actor: User | None, plan: ImportPlan) -> list[tuple[str, str, str]]:
     """Write a clean plan in the caller's transaction; returns (工号, 姓名, temporary password) of new staff."""
     if not plan.ok:
         raise StaffError("导入文件有错误，未写入任何数据：请按预览中的提示修改后重新上传。")
