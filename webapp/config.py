@@ -69,4 +69,19 @@ def from_env() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "JSON_AS_ASCII": False,
+        # Single sign-on (webapp/auth/cas.py, webapp/auth/ldap_auth.py); empty URL = off.
+        "CAS_URL": os.environ.get("TIFA_CAS_URL", ""),  # e.g. https://cas.example.edu.cn/cas/
+        "CAS_VERSION": os.environ.get("TIFA_CAS_VERSION", "3"),  # 2: serviceValidate, 3: p3/serviceValidate
+        "CAS_CA_FILE": os.environ.get("TIFA_CAS_CA_FILE", ""),
+        "CAS_AUTOCREATE": _flag("TIFA_CAS_AUTOCREATE", False),
+        "CAS_DEFAULT_DEPARTMENT": os.environ.get("TIFA_CAS_DEFAULT_DEPARTMENT", ""),
+        "CAS_NAME_ATTR": os.environ.get("TIFA_CAS_NAME_ATTR", "name"),
+        "CAS_DEPARTMENT_ATTR": os.environ.get("TIFA_CAS_DEPARTMENT_ATTR", "department"),
+        "LDAP_URL": os.environ.get("TIFA_LDAP_URL", ""),  # ldaps://ldap.example.edu.cn or ldap://… with STARTTLS
+        "LDAP_BASE_DN": os.environ.get("TIFA_LDAP_BASE_DN", ""),
+        "LDAP_USER_ATTR": os.environ.get("TIFA_LDAP_USER_ATTR", "uid"),
+        "LDAP_BIND_DN": os.environ.get("TIFA_LDAP_BIND_DN", ""),
+        "LDAP_BIND_PASSWORD": os.environ.get("TIFA_LDAP_BIND_PASSWORD", ""),
+        "LDAP_STARTTLS": _flag("TIFA_LDAP_STARTTLS", True),
+        "LDAP_CA_FILE": os.environ.get("TIFA_LDAP_CA_FILE", ""),
     }

@@ -395,3 +395,18 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (UniqueConstraint("user_id", "kind", "day", name="uq_notifications_user_kind_day"),)
+
+
+class SsoSession(Base):
+    """A login made with a CAS service ticket, kept server-side so CAS single logout can end it.
+
+    Flask's session is a signed client-side cookie; it cannot be deleted from the server. The cookie
+    carries the ticket, and a request whose ticket row is revoked is logged out (webapp/auth/sso_sessions.py).
+    """
+
+    __tablename__ = "sso_sessions"
+
+    ticket: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column()
