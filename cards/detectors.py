@@ -90,7 +90,15 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
     """
     f_tokens = _tokens_in(tokens, first[0], first[1])
     l_tokens = _tokens_in(tokens, last[0], last[1])
-    starts = [t.start for t in f_tokens if t.pos != "x" or t.word.strip("“《")]
+    last_text = text[last[0]:last[1]]
+
+    def parallel(word: str) -> bool:  # 不敢腐、不能腐 / 从东部向…、从中心城市向…: items open alike
+        return last_text.startswith(word) and all(text.startswith(word, s) for s, _ in middles)
+
+    # An item does not open with a particle, conjunction or adverb unless every item does:
+    # "决心之大、力度之大" starts at 决心, not 之; "还是主销区" drops 还是.
+    starts = [t.start for t in f_tokens if (t.pos != "x" or t.word.strip("“《")) and (
+        parallel(t.word) or not (t.word in FUNCTION_WORDS or t.pos in ("c", "u", "uj", "ul", "p", "d")))]
     ends = []
     for t in l_tokens:
         if t.word in ("等", "等等") or t.word in "，；。":
@@ -128,12 +136,14 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
             others = mids_text or [item1]
             if all(o[-1:] == item2[-1:] for o in others):
                 cost -= 1.0
+            items_text = [item1, item2] + mids_text
             for item_start, item_end in ((s, first[1]), (last[0], e)):
                 inner = _tokens_in(tokens, item_start, item_end)[1:]  # 从东部向… may open with 从
-                if any(t.word in FUNCTION_WORDS or t.pos == "p" for t in inner if t.word != "之"):
-                    cost += 3  # "把…的科研优势" is not an item
+                if any((t.word in FUNCTION_WORDS or t.pos == "p") and not all(t.word in it for it in items_text)
+                       for t in inner if t.word != "之"):
+                    cost += 3  # "把…的科研优势" is not an item; "严管和厚爱结合、激励和约束并重" is parallel
             if (by_start[s].pos == "v" and by_start[s].end < first[1]
-                    and by_start.get(last[0], by_start[s]).pos != "v"):
+                    and by_start.get(last[0], by_start[s]).pos not in ("v", "ad", "d")):
                 cost += 2.0  # "推进生态共同体" vs "利益共同体": the verb is context, not the item
             key = (cost, -l1 - l2)
             if best is None or key < best[0]:
@@ -174,6 +184,10 @@ def series(text: str, clause: Clause) -> list[Candidate]:
     return out
 
 
+def _noun_edge(tok: Token) -> bool:
+    return (tok.nounish or tok.pos in ("an", "m")) and tok.word not in FUNCTION_WORDS and tok.pos != "x"
+
+
 def pairs(text: str, clause: Clause) -> list[Candidate]:
     """"X和Y" where both sides are nouns: "生态共同体和利益共同体"."""
     out: list[Candidate] = []
@@ -188,7 +202,18 @@ def pairs(text: str, clause: Clause) -> list[Candidate]:
         for sep in _outside_quotes(text, clause.start, tok.start, "、"):
             left_start = sep + 1
         span = _align(text, toks, (left_start, tok.start), (tok.end, clause.end), [], clause)
-        if span is None or tok.start - span[0] < 2:
+        if span is None:
+            continue
+        # Both ends are nouns: "扎实推进|大气和土壤污染防治", "…高质量发展|正处于" are context.
+        inside = [t for t in toks if span[0] <= t.start and t.end <= span[1] and t.word.strip()]
+        while inside and not _noun_edge(inside[0]):
+            inside.pop(0)
+        while inside and not _noun_edge(inside[-1]):
+            inside.pop()
+        if not inside:
+            continue
+        span = (inside[0].start, inside[-1].end)
+        if tok.start - span[0] < 2 or span[1] - tok.end < 2:
             continue
         out.append(Candidate([span], "cloze", "pair", 2.2))
     return out

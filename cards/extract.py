@@ -26,7 +26,8 @@ from .segment import Token, tokens
 
 CLAUSE_BREAKS = "，；：。！？"
 UNIT_TARGET = 28  # merge neighbouring clauses until a unit has about this many characters
-CHARS_PER_ITEM = 24  # review-item budget: one per this many Chinese characters of body text
+WORDS_PER_ITEM = 5.2  # review-item budget: one per this many distinct content words (see budget)
+_CONTENT = re.compile(f"[{CJK}]")
 _SPEAKER_CLAUSE = re.compile(rf"^[{CJK}]{{0,10}}(强调|指出|表示|要求|认为|说|总的看|总的来看|从长远来看)$")
 
 
@@ -154,10 +155,17 @@ def _salience(cand: Candidate, toks: list[Token], weights: dict[str, float]) -> 
     return sum(values[:2]) / min(2, len(values))
 
 
-def budget(material: Material) -> int:
-    """How many review items the deck may hold: proportional to the body text."""
-    chars = sum(len(re.findall(f"[{CJK}]", p)) for p in material.paragraphs)
-    return max(3, round(chars / CHARS_PER_ITEM))
+def budget(material: Material, para_tokens: list[list[Token]] | None = None) -> int:
+    """How many review items the deck may hold: one per WORDS_PER_ITEM distinct content words.
+
+    Distinct words, not characters: a long material restates its themes (vocabulary grows
+    sublinearly with length), while a short dense one packs a new formulation into nearly
+    every clause. Formulations track new content, so the budget does too.
+    """
+    if para_tokens is None:
+        para_tokens = [tokens(p) for p in material.paragraphs]
+    words = {t.word for toks in para_tokens for t in toks if len(t.word) >= 2 and _CONTENT.match(t.word)}
+    return max(3, round(len(words) / WORDS_PER_ITEM))
 
 
 def extract(material_or_text: Material | str, identity: str) -> list[NoteDraft]:
@@ -201,7 +209,7 @@ def extract(material_or_text: Material | str, identity: str) -> list[NoteDraft]:
         if hidden <= 2 and cand.kind not in ("number", "term") and cand.detector != "frame":
             cand.score *= 0.7  # "重点", "整体": too little to be worth a card
 
-    chosen = _select(owned, units, material, budget(material))
+    chosen = _select(owned, units, material, budget(material, para_tokens))
     return _drafts(chosen, units, material, identity)
 
 

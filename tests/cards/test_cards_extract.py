@@ -13,12 +13,9 @@ from cards.segment import cache_dir
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
-UNSEEN = [
-    pytest.param("education-week5", marks=pytest.mark.xfail(
-        reason="known gap: 0.71 recall; this material is denser in formulations (1 per 28 chars) than the "
-               "review budget (1 item per 24 chars) lets verb-object theses through", strict=False)),
-    "grassroots-week8",
-]
+# Materials of the genre with hand-made gold. partybuilding-week3 and congress-style were written,
+# gold included, before their extraction output was ever looked at.
+UNSEEN = ["education-week5", "grassroots-week8", "partybuilding-week3", "congress-style"]
 
 # ---- the bar as /work/shared/eval/score.py measures it (coverage of key + focus)
 
