@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -75,8 +76,11 @@ def serve(host: str, port: int, threads: int) -> None:
     scheduler = _start_background_scheduler(app)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"提法卡已启动 / Tifa is running: http://{shown_host}:{port}/login")
+    from .backup import running_marker
+
     try:
-        waitress_serve(app, host=host, port=port, threads=threads, ident="tifa")
+        with running_marker(app.instance_path):  # tifa backup restore refuses while this runs
+            waitress_serve(app, host=host, port=port, threads=threads, ident="tifa")
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -200,6 +204,87 @@ def export_apkg(decks: tuple[str, ...], output: str) -> None:
         _fail(exc.one_line())
     click.echo(f"已导出 {summary.decks} 个卡组、{summary.notes} 条笔记、{summary.cards} 张卡片到 {output} / "
                f"exported {summary.decks} decks, {summary.notes} notes, {summary.cards} cards")
+
+
+@main.command("scheduler")
+def scheduler_command() -> None:
+    """Run the background jobs in this process (for deployments with several web processes)."""
+    import logging
+
+    from .backup import running_marker
+    from .jobs_runner import run_blocking
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = _app()
+    click.echo("后台任务调度已启动（Ctrl+C 停止）/ scheduler running")
+    with running_marker(app.instance_path), contextlib.suppress(KeyboardInterrupt, SystemExit):
+        run_blocking(app)
+
+
+@main.group()
+def backup() -> None:
+    """SQLite backups in instance/backups/ (online, consistent while the app runs)."""
+
+
+def _sqlite_database(app):  # noqa: ANN001, ANN202
+    from .backup import sqlite_path
+
+    database = sqlite_path(app.config["DATABASE_URL"])
+    if database is None:
+        _fail("数据库不是 SQLite：请用 pg_dump / pg_restore 备份和恢复 PostgreSQL。")
+    return database
+
+
+@backup.command("now")
+def backup_now() -> None:
+    """Take a backup now (and apply the 7 daily / 4 weekly retention)."""
+    from .backup import BackupError, backups_dir, rotate, take_backup
+
+    app = _app()
+    database = _sqlite_database(app)
+    try:
+        taken = take_backup(database, backups_dir(app.instance_path))
+    except BackupError as exc:
+        _fail(str(exc))
+    removed = rotate(backups_dir(app.instance_path))
+    click.echo(f"已备份 / backup written: {taken.path} ({taken.size // 1024} KB)")
+    if removed:
+        click.echo(f"已清理旧备份 / old backups removed: {len(removed)}")
+
+
+@backup.command("list")
+def backup_list() -> None:
+    """List backups, newest first."""
+    from .backup import backups_dir, list_backups
+
+    app = _app()
+    found = list_backups(backups_dir(app.instance_path))
+    if not found:
+        click.echo(f"没有备份 / no backups in {backups_dir(app.instance_path)}")
+    for item in found:
+        click.echo(f"{item.path}\t{item.taken_at:%Y-%m-%d %H:%M:%S} UTC\t{item.size // 1024} KB")
+
+
+@backup.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite even while tifa serve / tifa scheduler is running.")
+def backup_restore(file: str, force: bool) -> None:
+    """Replace the database with backup FILE (the current one is kept beside it)."""
+    from pathlib import Path
+
+    from .backup import BackupError, restore
+    from .db import get_engine
+
+    app = _app()
+    database = _sqlite_database(app)
+    get_engine(app).dispose()
+    try:
+        kept = restore(Path(file), database, app.instance_path, force=force)
+    except BackupError as exc:
+        _fail(str(exc))
+    click.echo(f"已恢复 / restored: {file} -> {database}")
+    if kept is not None:
+        click.echo(f"原数据库已保留为 / previous database kept as: {kept}")
 
 
 @main.command()
