@@ -43,6 +43,8 @@ def test_upload_preview_writes_nothing_until_confirmed(app: Flask, client, make_
         assert notes > 5
         entry = db.scalar(select(AuditLog).where(AuditLog.action == "material.upload"))
         assert entry.details["added"] == notes and entry.actor_id is not None
+    listing = client.get("/admin/materials").get_data(as_text=True)
+    assert "<code>2023-2024-1-w11</code>" in listing and f"/admin/decks/{deck.id}" in listing
     # The pending upload is gone once confirmed: confirming again is refused.
     again = _confirm(client, html)
     assert again.status_code == 400 and "预览已过期或已确认过" in again.get_data(as_text=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from ..db import get_db
@@ -73,6 +74,11 @@ def material_confirm() -> Response | tuple[str, int]:
         db.rollback()
         flash(str(exc), "error")
         return materials(), 400
+    except IntegrityError:
+        # Another admin confirmed an upload with the same identity at the same moment (PostgreSQL).
+        db.rollback()
+        flash("同一材料刚刚被另一位管理员保存：请刷新材料列表，必要时重新上传。", "error")
+        return materials(), 409
     except BaseException:
         db.rollback()
         raise
