@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from openpyxl import load_workbook
-from review_helpers import make_deck
 from sqlalchemy import select, update
 
+from review_helpers import make_deck
 from webapp import jobs
 from webapp.db import session_scope
 from webapp.mailer import RecordingMailer

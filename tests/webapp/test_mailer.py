@@ -1,0 +1,171 @@
+"""Mail over a real SMTP server on loopback (aiosmtpd): recipients, Chinese subject and body, attachments,
+bounded retries, and the reminder job's notification rows when a send fails."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from sqlalchemy import select
+
+from review_helpers import make_deck
+from webapp import jobs
+from webapp.db import session_scope
+from webapp.mailer import (
+    Attachment,
+    Message,
+    RecordingMailer,
+    SmtpMailer,
+    mailer_from_config,
+    send_with_retry,
+)
+from webapp.models import Notification
+
+TZ = "Asia/Shanghai"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.received: list[tuple[str, list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.received.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def body_of(mail: email.message.EmailMessage) -> str:
+    # SMTP carries CRLF line ends; compare text as written.
+    return mail.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+
+
+def test_smtp_mailer_sends_chinese_subject_body_and_attachment(smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    mailer = SmtpMailer("127.0.0.1", port, sender="tifa@example.edu")
+    mailer.send(Message(to=["a@example.edu", "b@example.edu"], subject="提法卡学习周报 2026-W48",
+                        body="各位好：\n附件是上周的学习情况。",
+                        attachments=[Attachment("学习周报-2026-W48.xlsx", b"PK\x03\x04 fake xlsx")]))
+    ((sender, rcpts, mail),) = inbox.received
+    assert sender == "tifa@example.edu"
+    assert rcpts == ["a@example.edu", "b@example.edu"]
+    assert mail["Subject"] == "提法卡学习周报 2026-W48"
+    assert "提法卡" in str(mail["From"])
+    assert body_of(mail).strip() == "各位好：\n附件是上周的学习情况。"
+    (attached,) = list(mail.iter_attachments())
+    assert attached.get_filename() == "学习周报-2026-W48.xlsx"
+    assert attached.get_content() == b"PK\x03\x04 fake xlsx"
+
+
+def test_config_picks_smtp_or_recorder() -> None:
+    assert isinstance(mailer_from_config({"SMTP_HOST": ""}), RecordingMailer)
+    mailer = mailer_from_config({"SMTP_HOST": "mail.example.edu", "SMTP_PORT": 465, "SMTP_SECURITY": "ssl",
+                                 "SMTP_USER": "tifa@example.edu", "SMTP_PASSWORD": "x", "SMTP_SENDER": ""})
+    assert isinstance(mailer, SmtpMailer)
+    assert (mailer.port, mailer.security, mailer.sender) == (465, "ssl", "tifa@example.edu")
+    with pytest.raises(ValueError, match="TIFA_SMTP_SECURITY"):
+        SmtpMailer("mail.example.edu", security="tls")
+
+
+def test_failed_send_is_retried_with_bounded_backoff() -> None:
+    mailer = SmtpMailer("127.0.0.1", free_port(), timeout=2)  # nothing listens there
+    waits: list[float] = []
+    result = send_with_retry(mailer, Message(["a@example.edu"], "主题", "正文"), backoff=(2.0, 8.0),
+                             sleep=waits.append)
+    assert not result.ok
+    assert result.attempts == 3
+    assert waits == [2.0, 8.0]
+    assert "ConnectionRefusedError" in result.error
+
+
+class FlakyMailer:
+    """Fails the first ``failures`` sends, then delivers to ``inner``."""
+
+    delivers = True
+
+    def __init__(self, inner: SmtpMailer, failures: int) -> None:
+        self.inner, self.failures = inner, failures
+
+    def send(self, message: Message) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionResetError("connection reset by peer")
+        self.inner.send(message)
+
+
+def test_a_transient_failure_is_retried_then_sent(smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    waits: list[float] = []
+    result = send_with_retry(FlakyMailer(SmtpMailer("127.0.0.1", port), failures=1),
+                             Message(["a@example.edu"], "主题", "正文"), sleep=waits.append)
+    assert (result.ok, result.attempts) == (True, 2)
+    assert len(waits) == 1
+    assert len(inbox.received) == 1
+
+
+def at(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
+
+
+def test_reminders_over_smtp(app: Flask, make_user: Callable[..., int], smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    make_user("s1", name="张三", email="s1@example.edu")
+    make_user("s2", name="李四", email="s2@example.edu")
+    make_deck(app, ["推进{{c1::高质量发展}}", "坚持{{c1::共抓大保护}}、{{c2::不搞大开发}}"])
+    mailer = SmtpMailer("127.0.0.1", port, sender="tifa@example.edu")
+    with session_scope(app) as db:
+        summary = jobs.remind(db, mailer, at(2026, 11, 29, 7, 30), tz=TZ, base_url="https://tifa.example.edu")
+    assert summary.startswith("2026-11-29 复习提醒：发送 2")
+    by_rcpt = {rcpts[0]: mail for _, rcpts, mail in inbox.received}
+    assert set(by_rcpt) == {"s1@example.edu", "s2@example.edu"}
+    mail = by_rcpt["s2@example.edu"]
+    assert mail["Subject"] == "提法卡：今天有 3 张卡片待复习"
+    body = body_of(mail)
+    assert body.startswith("李四，您好：")
+    assert "https://tifa.example.edu/" in body
+    with session_scope(app) as db:
+        rows = db.scalars(select(Notification)).all()
+    assert {(r.status, r.attempts, r.day) for r in rows} == {("sent", 1, date(2026, 11, 29))}
+
+
+def test_reminder_send_failure_is_recorded_not_raised(app: Flask, make_user: Callable[..., int]) -> None:
+    make_user("s1", email="s1@example.edu")
+    make_deck(app)
+    mailer = SmtpMailer("127.0.0.1", free_port(), timeout=2)
+    with session_scope(app) as db:
+        summary = jobs.remind(db, mailer, at(2026, 11, 29, 7, 30), tz=TZ, sleep=lambda _s: None)
+    assert "失败 1" in summary and "ConnectionRefusedError" in summary
+    with session_scope(app) as db:
+        (row,) = db.scalars(select(Notification)).all()
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert "ConnectionRefusedError" in row.error
+    assert row.sent_at is None
