@@ -145,3 +145,11 @@ def test_cli_export_all_and_unknown_deck(cli_env: dict[str, str], tmp_path: Path
     result = CliRunner().invoke(main, ["export-apkg", "--deck", "no-such-deck", "-o", str(missing)], env=cli_env)
     assert result.exit_code == 1 and "找不到卡组" in result.output
     assert not missing.exists()
+
+
+def test_today_links_each_deck_to_its_download(seeded: Flask, client: FlaskClient, make_user) -> None:
+    make_user("2005")
+    login(client, "2005")
+    deck_id, _ = _seed_deck(seeded)
+    html = client.get("/today").get_data(as_text=True)
+    assert f"/decks/{deck_id}/anki.apkg" in html
