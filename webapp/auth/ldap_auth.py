@@ -42,14 +42,26 @@ def _server(config: dict[str, Any]) -> Server:
 
 def _connection(config: dict[str, Any], user: str | None, password: str | None) -> Connection:
     """An open connection, encrypted before any credentials are sent."""
+    if not config["LDAP_URL"].lower().startswith("ldaps://") and not config.get("LDAP_STARTTLS", True):
+        # Plain ldap:// without StartTLS would send passwords in clear text: refuse.
+        raise LdapUnavailable("TIFA_LDAP_URL is ldap:// but TIFA_LDAP_STARTTLS is off")
     conn = Connection(_server(config), user=user, password=password, receive_timeout=TIMEOUT,
                       raise_exceptions=True, read_only=True)
-    conn.open()
-    if not config["LDAP_URL"].lower().startswith("ldaps://"):
-        if not config.get("LDAP_STARTTLS", True):
-            # Plain ldap:// without StartTLS would send passwords in clear text: refuse.
-            raise LdapUnavailable("TIFA_LDAP_URL is ldap:// but TIFA_LDAP_STARTTLS is off")
-        conn.start_tls()
+    with warnings.catch_warnings():
+        # ldap3 checks the certificate's host name with ssl.match_hostname(), deprecated since Python 3.7
+        # but still correct; silence only that message (the check itself still runs and can fail).
+        warnings.filterwarnings("ignore", r"ssl\.match_hostname\(\) is deprecated", DeprecationWarning)
+        try:
+            conn.open()
+            if not config["LDAP_URL"].lower().startswith("ldaps://"):
+                conn.start_tls()
+        except BaseException:
+            # Close the socket now, not at garbage collection (ldap3 leaves it open when connect() fails).
+            sock = conn.socket
+            conn.unbind()
+            if sock is not None:
+                sock.close()
+            raise
     return conn
 
 
