@@ -67,7 +67,9 @@ def start_background(app: Flask) -> BackgroundScheduler | None:
     scheduler = build(app)
     scheduler.start()
     app.extensions["tifa.scheduler"] = scheduler
-    threading.Thread(target=_catch_up, args=(app,), name="tifa-catch-up", daemon=True).start()
+    catching_up = threading.Thread(target=_catch_up, args=(app,), name="tifa-catch-up", daemon=True)
+    app.extensions["tifa.catch_up"] = catching_up
+    catching_up.start()
     return scheduler  # type: ignore[return-value]
 
 
