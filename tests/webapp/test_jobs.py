@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -265,3 +266,10 @@ def test_overdue_nudge_with_nobody_behind(app: Flask) -> None:
     with session_scope(app) as db:
         assert jobs.overdue_nudge(db, mailer, at(2026, 11, 30, 8, 15), tz=TZ) == "2026-11-30 没有人逾期"
     assert mailer.messages == []
+
+
+def test_backup_job_on_postgres_leaves_it_to_pg_dump(app: Flask, is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip("PostgreSQL only (SQLite backups: test_backup.py)")
+    assert "pg_dump" in jobs.backup(app, at(2026, 11, 30, 4, 45))
+    assert not (Path(app.instance_path) / "backups").exists()
