@@ -12,7 +12,7 @@ from sqlalchemy import select
 from helpers import PASSWORD, csrf_token, get_user, login
 from webapp.db import session_scope
 from webapp.models import AuditLog, Department, User
-from webapp.services.passwords import verify_password
+from webapp.services.passwords import needs_rehash, verify_password
 from webapp.services.staff import StaffError, set_active, set_role
 
 
@@ -46,8 +46,10 @@ def test_create_staff_shows_a_one_time_password_that_must_be_changed(app: Flask,
     bad = post(client, "/admin/staff/new", {"username": "x1", "name": "王五", "email": "not-an-email"})
     assert bad.status_code == 400 and "邮箱" in bad.get_data(as_text=True)
     _logout(client)
+    assert needs_rehash(user.password_hash)  # a light hash for a random temporary password...
     resp = login(client, "20240001", password)
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/account/password")
+    assert not needs_rehash(get_user(app, "20240001").password_hash)  # ...upgraded at the first login
 
 
 def test_edit_deactivate_and_reactivate(app: Flask, client, make_user) -> None:  # noqa: ANN001
