@@ -41,6 +41,8 @@ OPENERS = {
 }
 # Verbs whose object is itself a thesis worth recalling (坚持…, 统筹…, 树立…).
 THESIS_VERBS = {"坚持", "统筹", "树立", "践行", "贯彻", "坚守", "守住", "筑牢", "牢记", "弘扬", "把握"}
+# Head nouns of boilerplate objects (提升X能力, 发挥X作用, 推进X工作): what they frame is rarely the point.
+GENERIC_HEADS = ("能力", "水平", "作用", "工作", "问题", "程度", "本领", "成果", "效果", "力度")
 FUNCTION_WORDS = {"的", "和", "与", "及", "等", "了", "地", "得", "之", "并", "或", "也", "都", "而", "以"}
 TRANSFORM_VERBS = ("转化为", "转化成", "转变为", "变为", "建成", "建设成为", "建设成", "打造成", "打造为",
                    "融入", "放到", "放在", "落实到", "贯穿", "纳入", "摆在", "提升为", "上升为")
@@ -95,10 +97,11 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
     def parallel(word: str) -> bool:  # 不敢腐、不能腐 / 从东部向…、从中心城市向…: items open alike
         return last_text.startswith(word) and all(text.startswith(word, s) for s, _ in middles)
 
-    # An item does not open with a particle, conjunction or adverb unless every item does:
+    # An item does not open with a particle, conjunction or preposition unless every item does:
     # "决心之大、力度之大" starts at 决心, not 之; "还是主销区" drops 还是.
     starts = [t.start for t in f_tokens if (t.pos != "x" or t.word.strip("“《")) and (
-        parallel(t.word) or not (t.word in FUNCTION_WORDS or t.pos in ("c", "u", "uj", "ul", "p", "d")))]
+        parallel(t.word) or not (t.word in FUNCTION_WORDS or t.word[0] in "之的"
+                                 or t.pos in ("c", "u", "uj", "ul", "p")))]
     ends = []
     for t in l_tokens:
         if t.word in ("等", "等等") or t.word in "，；。":
@@ -137,13 +140,16 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
             if all(o[-1:] == item2[-1:] for o in others):
                 cost -= 1.0
             items_text = [item1, item2] + mids_text
+            # 人民城市人民建、人民城市为人民: items opening with the same word are parallel whatever
+            # particles they hold.
+            alike = len(by_start[s].word) >= 2 and parallel(by_start[s].word)
             for item_start, item_end in ((s, first[1]), (last[0], e)):
                 inner = _tokens_in(tokens, item_start, item_end)[1:]  # 从东部向… may open with 从
-                if any((t.word in FUNCTION_WORDS or t.pos == "p") and not all(t.word in it for it in items_text)
-                       for t in inner if t.word != "之"):
+                if not alike and any((t.word in FUNCTION_WORDS or t.pos == "p")
+                                     and not all(t.word in it for it in items_text) for t in inner if t.word != "之"):
                     cost += 3  # "把…的科研优势" is not an item; "严管和厚爱结合、激励和约束并重" is parallel
             if (by_start[s].pos == "v" and by_start[s].end < first[1]
-                    and by_start.get(last[0], by_start[s]).pos not in ("v", "ad", "d")):
+                    and by_start.get(last[0], by_start[s]).pos[:1] == "n"):
                 cost += 2.0  # "推进生态共同体" vs "利益共同体": the verb is context, not the item
             key = (cost, -l1 - l2)
             if best is None or key < best[0]:
@@ -196,7 +202,9 @@ def pairs(text: str, clause: Clause) -> list[Candidate]:
         if tok.word not in ("和", "与", "及", "以及") or i == 0 or i == len(toks) - 1:
             continue
         before, after = toks[i - 1], toks[i + 1]
-        if not (before.nounish and after.nounish) or before.pos == "x" and not before.word.isalnum():
+        # 政治功能和组织功能: jieba tags 组织 a verb, but the shared head word makes it a pair.
+        shared = before.word in {t.word for t in toks[i + 2:i + 5]}
+        if not (before.nounish and (after.nounish or shared)) or before.pos == "x" and not before.word.isalnum():
             continue
         left_start = clause.start
         for sep in _outside_quotes(text, clause.start, tok.start, "、"):
@@ -215,7 +223,11 @@ def pairs(text: str, clause: Clause) -> list[Candidate]:
         span = (inside[0].start, inside[-1].end)
         if tok.start - span[0] < 2 or span[1] - tok.end < 2:
             continue
-        out.append(Candidate([span], "cloze", "pair", 2.2))
+        # Real pairs are parallel: 生态共同体和利益共同体, 政策协同和工作协同 share their head and
+        # match in length; "优化组合和科技", "大气和土壤污染" are a phrase cut at 和.
+        left, right = text[span[0]:tok.start], text[tok.end:span[1]]
+        strength = 1.9 + (0.5 if left[-1] == right[-1] else 0.0) - 0.15 * abs(len(left) - len(right))
+        out.append(Candidate([span], "cloze", "pair", strength))
     return out
 
 
@@ -318,7 +330,14 @@ def frames(text: str, clause: Clause) -> list[Candidate]:
         before = seg[m.start() - 1] if m.start() else ""
         if before in _NOT_YI_BEFORE or m.group(1)[0] in _NOT_YI_AFTER:
             continue
-        out.append(Candidate([at(m, 1)], "cloze", "frame", 2.5))
+        parts = [at(m, 1)]
+        if len(m.group(1)) <= 3:
+            # 以人民为中心: a short X makes a set expression with the first word of Y; hide both.
+            y_start = base + m.start(2)
+            first = [t for t in clause.tokens if t.start == y_start and len(t.word) >= 2]
+            if first:
+                parts.append((first[0].start, first[0].end))
+        out.append(Candidate(parts, "cloze", "frame", 2.5))
     for m in _FRAME_FROM_TO.finditer(seg):
         y_start, y_end = at(m, 4)
         # Y runs to the next word boundary after at most two words: 由量变到质变的….
@@ -355,22 +374,31 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     i = 0
     # a short subject may come first: 沿江省市要坚持…, 教育引导广大干部树立…
     while i < len(toks) - 1 and (toks[i].nounish or toks[i].pos == "r") and toks[i].end - clause.start <= 8 \
-            and toks[i].pos != "l":
+            and toks[i].pos not in ("l", "i") and toks[i].word not in OPENERS:
         i += 1
     if i and not (toks[i].pos.startswith("v") or toks[i].word in OPENERS or toks[i].pos == "d"):
         i = 0
+    subject = i
     # openers (要, 更加, 加快 …) count only when a verb follows: "统筹水资源" keeps 统筹 as the verb
-    while i < len(toks) - 1 and (toks[i].word in OPENERS or toks[i].pos in ("d", "ad", "c")) and (
+    # 锲而不舍落实…, 持之以恒正风肃纪: a four-character adverbial idiom before the verb
+    while i < len(toks) - 1 and ((toks[i].word in OPENERS or toks[i].pos in ("d", "ad", "c")) or (
+            toks[i].pos in ("i", "l") and len(toks[i].word) == 4 and toks[i + 1].pos.startswith("v"))) and (
             toks[i + 1].pos.startswith(("v", "d", "a")) or toks[i + 1].word in OPENERS):
         i += 1
     if not (toks[i].pos.startswith("v") or toks[i].pos == "zg"):
         return []
     verb = toks[i].word
+    # Imperative (要坚持…, 加快建设…, 沿江省市要…): the genre's theses. A subject followed directly
+    # by its verb (改革开放取得重大进展) is narrative: what happened, rarely what to recall.
+    narrative = subject > 0 and i == subject
     j = i + 1
     if len(verb) == 1 and j < len(toks) - 1 and len(toks[j].word) == 1:
         j += 1  # resultative complements: 扛牢, 守住, 抓好
     while j < len(toks) - 2 and toks[j].word in ("和", "与", "并") and toks[j + 1].pos.startswith("v"):
         j += 2  # 树立和践行
+    if (j < len(toks) - 2 and len(verb) == 2 and toks[j].pos == "v" and len(toks[j].word) == 2
+            and toks[j + 1].pos[:1] == "n"):
+        j += 1  # serial verbs: 巩固拓展|主题教育成果, 培育壮大|先进制造业, 实施增强|制造业…
     if j >= len(toks):
         return []
     start, end = toks[j].start, clause.end
@@ -383,7 +411,15 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     if end - start < 2 or end - start > 16:
         return []
     strength = 2.2 if verb in THESIS_VERBS else 1.6
-    if clause.end - clause.start <= 14 and start == toks[j].start:
+    if text.endswith(GENERIC_HEADS, start, end) and end - start >= 6:
+        # 提升…能力, 发挥…作用, 解决群众急难愁盼问题: the head is the frame, what it frames is the point
+        end -= 2
+        if text[end - 1] == "的":
+            end -= 1
+        strength -= 0.3
+    if narrative:
+        strength -= 0.3
+    elif clause.end - clause.start <= 18 and (start == toks[j].start or end - start >= 4):
         strength += 0.4  # a short verb-object clause is a thesis in itself: 完善横向生态保护补偿机制
     return [Candidate([(start, end)], "cloze", "object", strength, meta={"verb": verb})]
 
