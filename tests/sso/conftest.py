@@ -7,26 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sso.servers import CasServer, Slapd, slapd_missing, start_cas, start_slapd, stop
+from sso import fixtures
+from sso.servers import CasServer, Slapd
 from werkzeug.serving import make_server
 
-
-@pytest.fixture(scope="session")
-def slapd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
-    reason = slapd_missing()
-    if reason:
-        pytest.skip(reason)
-    server = start_slapd(tmp_path_factory.mktemp("slapd"))
-    yield server
-    stop(server.proc)
-
-
-@pytest.fixture(scope="session")
-def cas_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CasServer]:
-    pytest.importorskip("cas_server", reason="django-cas-server is missing: pip install -e '.[test]'")
-    server = start_cas(tmp_path_factory.mktemp("cas"))
-    yield server
-    stop(server.proc)
+# The session-scoped servers, shared with tests/browser/test_sso_browser.py.
+cas_server = fixtures.cas_server
+slapd_server = fixtures.slapd_server
 
 
 @pytest.fixture
