@@ -331,7 +331,7 @@ def frames(text: str, clause: Clause) -> list[Candidate]:
         if before in _NOT_YI_BEFORE or m.group(1)[0] in _NOT_YI_AFTER:
             continue
         parts = [at(m, 1)]
-        if len(m.group(1)) <= 3:
+        if len(m.group(1)) <= 2:
             # 以人民为中心: a short X makes a set expression with the first word of Y; hide both.
             y_start = base + m.start(2)
             first = [t for t in clause.tokens if t.start == y_start and len(t.word) >= 2]
