@@ -109,8 +109,9 @@ def _deliver(db: Session, mailer: Mailer, user_id: int, kind: str, day: date, me
 
 # -- daily reminder -------------------------------------------------------------------------------
 
-def today_url(base_url: str) -> str:
-    return (base_url.rstrip("/") + "/") if base_url else "/"
+def today_url(base_url: str) -> str | None:
+    """The Today page's address for mail (TIFA_BASE_URL); None when no public address is configured."""
+    return base_url.rstrip("/") + "/today" if base_url else None
 
 
 def reminder_message(user: User, left: int, new: int, streak: int, base_url: str) -> Message:
@@ -118,7 +119,7 @@ def reminder_message(user: User, left: int, new: int, streak: int, base_url: str
     lines = [f"{user.name}，您好：", "",
              f"今天有 {left} 张卡片待复习" + (f"（其中新卡片 {new} 张）" if new else "") + "。",
              f"已连续完成 {streak} 天，继续保持！" if streak else "每天几分钟，坚持下来效果最好。", "",
-             f"打开今日复习：{today_url(base_url)}", "",
+             f"打开今日复习：{url}" if (url := today_url(base_url)) else "请登录提法卡，打开“今日”页面开始复习。", "",
              "不想再收到提醒？请联系管理员关闭您的复习提醒。"]
     return Message(to=[user.email] if user.email else [], subject=subject, body="\n".join(lines))
 
@@ -368,9 +369,14 @@ def _tz(app: Flask) -> str:
 
 
 def job_table(app: Flask) -> dict[str, spec.JobSpec]:
+    """The jobs with the reminder at TIFA_REMINDER_TIME (local time, default 07:30)."""
     import os
 
-    return spec.configured_jobs(app.config.get("REMINDER_TIME") or os.environ.get("TIFA_REMINDER_TIME"))
+    configured = app.config.get("REMINDER_TIME") or os.environ.get("TIFA_REMINDER_TIME")
+    try:
+        return spec.configured_jobs(configured)
+    except ValueError as exc:
+        raise ValueError(f"TIFA_REMINDER_TIME 有误：{exc}") from None
 
 
 def body_for(app: Flask, name: str, now: datetime, mailer: Mailer | None = None) -> Callable[[], str]:

@@ -75,7 +75,7 @@ def test_reminder_goes_to_active_opted_in_staff_with_cards_due(app: Flask, peopl
     assert message.subject == "提法卡：今天有 5 张卡片待复习"
     assert "张三，您好" in message.body
     assert "其中新卡片 5 张" in message.body
-    assert "https://tifa.example.edu/" in message.body
+    assert "打开今日复习：https://tifa.example.edu/today" in message.body
     rows = notifications(app)
     # The one without an address is recorded for the jobs page; opted-out and deactivated get nothing.
     assert {(r.user_id, r.kind, r.day, r.status) for r in rows} == {
@@ -95,6 +95,7 @@ def test_no_reminder_when_nothing_is_due(app: Flask, people: dict[str, int]) -> 
     # s1 has the card due today; s4 still has it new. The next day s1 has nothing (interval 1 -> due 11-29).
     assert {tuple(m.to) for m in mailer.messages} == {("s1@example.edu",)}
     assert mailer.messages[0].subject == "提法卡：今天有 1 张卡片待复习"
+    assert "请登录提法卡，打开“今日”页面" in mailer.messages[0].body  # no TIFA_BASE_URL: no link
     grade(app, people["due"], card, 5, at(2026, 11, 29, 9))  # now due in 6 days
     mailer = RecordingMailer()
     with session_scope(app) as db:

@@ -194,6 +194,12 @@ def test_background_scheduler_wiring(app: Flask, monkeypatch: pytest.MonkeyPatch
     assert jobs.catch_up(app, mailer=RecordingMailer()) == []
 
 
+def test_bad_reminder_time_names_the_variable(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIFA_REMINDER_TIME", "7.30")
+    with pytest.raises(ValueError, match="TIFA_REMINDER_TIME 有误.*HH:MM"):
+        jobs_runner.build(app)
+
+
 # -- admin page -----------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -151,7 +151,7 @@ def test_reminders_over_smtp(app: Flask, make_user: Callable[..., int], smtp: tu
     assert mail["Subject"] == "提法卡：今天有 3 张卡片待复习"
     body = body_of(mail)
     assert body.startswith("李四，您好：")
-    assert "https://tifa.example.edu/" in body
+    assert "https://tifa.example.edu/today" in body
     with session_scope(app) as db:
         rows = db.scalars(select(Notification)).all()
     assert {(r.status, r.attempts, r.day) for r in rows} == {("sent", 1, date(2026, 11, 29))}
