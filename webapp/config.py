@@ -72,6 +72,7 @@ def from_env() -> dict[str, Any]:
         # Single sign-on (webapp/auth/cas.py, webapp/auth/ldap_auth.py); empty URL = off.
         "CAS_URL": os.environ.get("TIFA_CAS_URL", ""),  # e.g. https://cas.example.edu.cn/cas/
         "CAS_VERSION": os.environ.get("TIFA_CAS_VERSION", "3"),  # 2: serviceValidate, 3: p3/serviceValidate
+        "CAS_FORMAT": os.environ.get("TIFA_CAS_FORMAT", "xml"),  # xml | json (CAS 3.0 format=JSON)
         "CAS_CA_FILE": os.environ.get("TIFA_CAS_CA_FILE", ""),
         "CAS_AUTOCREATE": _flag("TIFA_CAS_AUTOCREATE", False),
         "CAS_DEFAULT_DEPARTMENT": os.environ.get("TIFA_CAS_DEFAULT_DEPARTMENT", ""),

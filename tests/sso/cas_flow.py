@@ -22,11 +22,11 @@ def form_fields(html: str) -> dict[str, str]:
 
 def cas_ticket(http: requests.Session, cas_url: str, service: str, username: str, password: str) -> str:
     """Log in at the CAS server for ``service`` and return the service ticket it redirects with."""
-    page = http.get(cas_url + "login", params={"service": service})
-    page.raise_for_status()
-    fields = form_fields(page.text)
-    fields.update(username=username, password=password)
-    answer = http.post(page.url, data=fields, allow_redirects=False)
+    answer = http.get(cas_url + "login", params={"service": service}, allow_redirects=False)
+    if answer.status_code == 200:  # not yet logged in at the CAS server: fill in its form
+        fields = form_fields(answer.text)
+        fields.update(username=username, password=password)
+        answer = http.post(answer.url, data=fields, allow_redirects=False)
     assert answer.status_code == 302, f"CAS login refused ({answer.status_code})"
     target = urlsplit(answer.headers["Location"])
     assert f"{target.scheme}://{target.netloc}{target.path}" == service

@@ -9,6 +9,7 @@ it only ever revokes a session whose unguessable ticket it names.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -80,24 +81,53 @@ def _client(config: dict[str, Any]) -> CASClientV2:
 def validate_ticket(config: dict[str, Any], ticket: str) -> CasIdentity:
     """Ask the CAS server whether ``ticket`` was issued for our service URL; raises CasError if not."""
     client = _client(config)
+    params = {"ticket": ticket, "service": client.service_url}
+    as_json = str(config.get("CAS_FORMAT", "xml")).lower() == "json"
+    if as_json:
+        params["format"] = "JSON"  # CAS 3.0 protocol, section 2.5.x
     try:
-        response = requests.get(urljoin(client.server_url, client.url_suffix),
-                                params={"ticket": ticket, "service": client.service_url},
+        response = requests.get(urljoin(client.server_url, client.url_suffix), params=params,
                                 timeout=TIMEOUT, verify=config.get("CAS_CA_FILE") or True)
         response.raise_for_status()
     except requests.RequestException as exc:
         raise CasError(CAS_DOWN, "unreachable") from exc
+    return parse_json_response(response.content) if as_json else parse_xml_response(client, response.content)
+
+
+def parse_xml_response(client: CASClientV2, body: bytes) -> CasIdentity:
+    """A serviceResponse in XML; python-cas reads user and attributes, failures are read here."""
     try:
-        root = etree.fromstring(response.content, _safe_parser())
+        root = etree.fromstring(body, _safe_parser())
     except etree.XMLSyntaxError as exc:
         raise CasError(CAS_DOWN, "bad_response") from exc
     failure = root.find(f"{{{CAS_NS}}}authenticationFailure")
     if failure is not None:
         raise CasError(TICKET_REFUSED, failure.get("code", "").strip())
-    user, attributes, _pgtiou = client.verify_response(response.content)
+    if root.find(f"{{{CAS_NS}}}authenticationSuccess") is None:
+        raise CasError(CAS_DOWN, "bad_response")
+    user, attributes, _pgtiou = client.verify_response(body)
     if not user or not user.strip():
         raise CasError(CAS_DOWN, "bad_response")
     return CasIdentity(user.strip(), attributes or {})
+
+
+def parse_json_response(body: bytes) -> CasIdentity:
+    """A serviceResponse in JSON (format=JSON), as the CAS 3.0 protocol specifies it."""
+    try:
+        response = json.loads(body)["serviceResponse"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CasError(CAS_DOWN, "bad_response") from exc
+    if not isinstance(response, dict):
+        raise CasError(CAS_DOWN, "bad_response")
+    failure = response.get("authenticationFailure")
+    if isinstance(failure, dict):
+        raise CasError(TICKET_REFUSED, str(failure.get("code", "")).strip())
+    success = response.get("authenticationSuccess")
+    user = success.get("user") if isinstance(success, dict) else None
+    if not isinstance(user, str) or not user.strip():
+        raise CasError(CAS_DOWN, "bad_response")
+    attributes = success.get("attributes")
+    return CasIdentity(user.strip(), attributes if isinstance(attributes, dict) else {})
 
 
 def _safe_parser() -> etree.XMLParser:
