@@ -43,6 +43,7 @@ OPENERS = {
 THESIS_VERBS = {"坚持", "统筹", "树立", "践行", "贯彻", "坚守", "守住", "筑牢", "牢记", "弘扬", "把握"}
 # Head nouns of boilerplate objects (提升X能力, 发挥X作用, 推进X工作): what they frame is rarely the point.
 GENERIC_HEADS = ("能力", "水平", "作用", "工作", "问题", "程度", "本领", "成果", "效果", "力度")
+COMPLEMENTS = set("好住牢实细准")
 FUNCTION_WORDS = {"的", "和", "与", "及", "等", "了", "地", "得", "之", "并", "或", "也", "都", "而", "以"}
 TRANSFORM_VERBS = ("转化为", "转化成", "转变为", "变为", "建成", "建设成为", "建设成", "打造成", "打造为",
                    "融入", "放到", "放在", "落实到", "贯穿", "纳入", "摆在", "提升为", "上升为")
@@ -392,8 +393,8 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     # by its verb (改革开放取得重大进展) is narrative: what happened, rarely what to recall.
     narrative = subject > 0 and i == subject
     j = i + 1
-    if len(verb) == 1 and j < len(toks) - 1 and len(toks[j].word) == 1:
-        j += 1  # resultative complements: 扛牢, 守住, 抓好
+    if j < len(toks) - 1 and len(toks[j].word) == 1 and (len(verb) == 1 or toks[j].word in COMPLEMENTS):
+        j += 1  # resultative complements: 扛牢, 守住, 抓好, 统筹好, 发挥好
     while j < len(toks) - 2 and toks[j].word in ("和", "与", "并") and toks[j + 1].pos.startswith("v"):
         j += 2  # 树立和践行
     if (j < len(toks) - 2 and len(verb) == 2 and toks[j].pos == "v" and len(toks[j].word) == 2
@@ -402,8 +403,9 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     if j >= len(toks):
         return []
     start, end = toks[j].start, clause.end
-    if toks[j].word in FUNCTION_WORDS or toks[j].pos in ("p", "u", "uj"):
-        return []
+    if toks[j].word in FUNCTION_WORDS or toks[j].pos in ("p", "u", "uj") or (
+            toks[j].pos == "d" and j + 1 < len(toks) and toks[j + 1].pos.startswith("v")):
+        return []  # an object is a nominal: "联动|不断加强" has none, "最广泛的…战线" is one
     # "长江文化的时代价值": what is recalled is what comes after the last 的.
     de = [t for t in toks[j:] if t.word == "的"]
     if de and end - de[-1].end >= 2 and end - start > 10:
