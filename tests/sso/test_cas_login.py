@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sso.cas_flow import cas_login, cas_ticket
 from sso.servers import CAS_PASSWORD, CasServer
 
-from helpers import get_user
+from helpers import get_user, login
 from webapp.db import session_scope
 from webapp.models import SsoSession, User
 
@@ -28,7 +28,7 @@ def _logged_in(http: requests.Session, tifa: str) -> bool:
 def test_cas_login_maps_the_staff_number_and_released_name(cas_app: Flask, cas_server: CasServer, tifa_server: str,
                                                            make_user, version: str) -> None:
     cas_app.config["CAS_VERSION"] = version  # 2: serviceValidate, 3: p3/serviceValidate (attributes)
-    make_user("20260001", name="旧名字", department="原部门")
+    make_user("20260001", name="旧名字", department="原部门", must_change_password=True)
     http = requests.Session()
     assert not _logged_in(http, tifa_server)
     final = cas_login(http, tifa_server, "20260001", CAS_PASSWORD)
@@ -43,6 +43,18 @@ def test_cas_login_maps_the_staff_number_and_released_name(cas_app: Flask, cas_s
         assert db.get(User, user.id).department.name == "原部门"  # admins' department is kept
     # django-cas-server releases attributes on serviceValidate too (a CAS 3 extension many servers have).
     assert user.name == "张三"
+    assert not user.must_change_password  # an imported account's initial password is irrelevant to CAS
+
+
+def test_with_cas_on_only_super_admins_keep_local_passwords(cas_app: Flask, client: FlaskClient,
+                                                           make_user) -> None:
+    make_user("20260001")
+    make_user("admin", role="super_admin")
+    staff = login(client, "20260001")
+    assert staff.status_code == 403
+    assert "统一身份认证登录" in staff.get_data(as_text=True)
+    assert get_user(cas_app, "20260001").last_login_at is None
+    assert login(client, "admin").status_code == 302
 
 
 def test_unknown_staff_number_is_refused_with_a_message(cas_app: Flask, tifa_server: str) -> None:
@@ -133,12 +145,15 @@ def test_logout_endpoint_takes_only_cas_logout_requests(cas_app: Flask, tifa_ser
                                                                    "</Logout>"}).status_code == 400
     entity = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY t SYSTEM "file:///etc/hostname">]>'
               + LOGOUT_REQUEST.format(ticket="&t;"))
-    assert post(tifa_server + "/login/cas", data={"logoutRequest": entity}).status_code in {200, 400}
+    assert post(tifa_server + "/login/cas", data={"logoutRequest": entity}).status_code == 400
     unknown = post(tifa_server + "/login/cas", data={"logoutRequest": LOGOUT_REQUEST.format(ticket="ST-nope")})
     assert (unknown.status_code, unknown.text) == (200, "unknown ticket\n")
     assert _logged_in(http, tifa_server)
+    assert http.get(tifa_server + "/api/v1/review/summary").status_code == 200
     done = post(tifa_server + "/login/cas", data={"logoutRequest": LOGOUT_REQUEST.format(ticket=ticket)})
     assert (done.status_code, done.text) == (200, "revoked\n")
+    api = http.get(tifa_server + "/api/v1/review/summary")
+    assert (api.status_code, api.json()["code"]) == (401, "logged_out")
     assert not _logged_in(http, tifa_server)
 
 

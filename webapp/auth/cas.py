@@ -210,6 +210,7 @@ def cas_login() -> Response | tuple[str, int]:
         if user.department is None and department:
             user.department = get_or_create_department(db, department)
     user.last_login_at = utcnow()
+    user.must_change_password = False  # the local password is not used by CAS logins
     record(db, ticket, user.id)
     db.commit()
     next_url = session.get(NEXT_KEY) or None

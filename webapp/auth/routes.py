@@ -72,6 +72,11 @@ def login() -> Response | str:
             db.rollback()
             flash("该账号已停用。如需恢复，请联系管理员。", "error")
             return render_template("auth/login.html", form=form), 403
+        if _cas.is_configured(current_app.config) and not user.is_super_admin:
+            # With CAS on, local passwords remain only for super admins (the break-glass account).
+            db.rollback()
+            flash("本系统已启用统一身份认证，请点击“统一身份认证登录”。", "error")
+            return render_template("auth/login.html", form=form), 403
         if needs_rehash(user.password_hash or ""):
             user.password_hash = hash_password(form.password.data)
         record_success(db, user, now)
