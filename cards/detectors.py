@@ -384,7 +384,8 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     # 锲而不舍落实…, 持之以恒正风肃纪: a four-character adverbial idiom before the verb
     while i < len(toks) - 1 and ((toks[i].word in OPENERS or toks[i].pos in ("d", "ad", "c")) or (
             toks[i].pos in ("i", "l") and len(toks[i].word) == 4 and toks[i + 1].pos.startswith("v"))) and (
-            toks[i + 1].pos.startswith(("v", "d", "a")) or toks[i + 1].word in OPENERS):
+            toks[i + 1].pos.startswith(("v", "d", "a")) or toks[i + 1].word in OPENERS) and (
+            toks[i + 1].word not in COMPLEMENTS):
         i += 1
     if not (toks[i].pos.startswith("v") or toks[i].pos == "zg"):
         return []
