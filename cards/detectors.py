@@ -377,9 +377,12 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     while i < len(toks) - 1 and (toks[i].nounish or toks[i].pos == "r") and toks[i].end - clause.start <= 8 \
             and toks[i].pos not in ("l", "i") and toks[i].word not in OPENERS:
         i += 1
+    adverbial = len(toks) > 3 and toks[1].word == "上" and len(toks[0].word) == 2 and toks[0].pos != "v"
+    if adverbial:
+        i = 2  # 根本上依赖于…, 客观上…: a locative adverbial, not a subject
     if i and not (toks[i].pos.startswith("v") or toks[i].word in OPENERS or toks[i].pos == "d"):
         i = 0
-    subject = i
+    subject = 0 if adverbial else i
     # openers (要, 更加, 加快 …) count only when a verb follows: "统筹水资源" keeps 统筹 as the verb
     # 锲而不舍落实…, 持之以恒正风肃纪: a four-character adverbial idiom before the verb
     while i < len(toks) - 1 and ((toks[i].word in OPENERS or toks[i].pos in ("d", "ad", "c")) or (
