@@ -27,6 +27,9 @@ def test_cas_login_and_single_logout_in_the_browser(app: Flask, cas_server: CasS
     make_user("20260001", name="旧名字")
     page = new_page(phone=True)
     page.goto(f"{live_server}/login?next=/account/password")
+    button = page.locator("#cas-login").bounding_box()
+    assert button["height"] >= 44 and button["width"] >= 300  # a full-width touch target on a phone
+    page.screenshot(path=str(artifacts / "sso-login-page.png"))
     page.click("#cas-login")
     page.wait_for_url(f"{cas_server.url}login*")
     page.fill("#id_username", "20260001")
