@@ -82,11 +82,14 @@ def test_only_super_admins_see_the_log(client, make_user, role: str) -> None:  #
             assert resp.status_code == 403
 
 
-def test_admin_home_links_every_area(client, make_user) -> None:  # noqa: ANN001
+def test_admin_home_links_every_area(app: Flask, client, make_user) -> None:  # noqa: ANN001
     as_admin(client, make_user)
     html = client.get("/admin/").get_data(as_text=True)
     for link in ("link-materials", "link-decks", "link-staff", "link-import", "link-departments", "link-audit"):
         assert f'id="{link}"' in html
+    # Areas from other modules are linked when they are installed.
+    assert ('id="link-progress"' in html) == ("admin.progress" in app.view_functions)
+    assert ('id="link-jobs"' in html) == ("admin.jobs_page" in app.view_functions)
     client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/")})
     make_user("sec", role="dept_admin")
     login(client, "sec")

@@ -7,11 +7,11 @@ from flask import current_app, render_template, url_for
 from . import bp
 
 
-def _progress_url() -> str | None:
-    # The progress dashboard is built separately; link it once its endpoint exists.
-    return url_for("admin.progress") if "admin.progress" in current_app.view_functions else None
+def _url(endpoint: str) -> str | None:
+    # Areas built in other modules are linked once their endpoint exists.
+    return url_for(endpoint) if endpoint in current_app.view_functions else None
 
 
 @bp.route("/")
 def index() -> str:
-    return render_template("admin/index.html", progress_url=_progress_url())
+    return render_template("admin/index.html", progress_url=_url("admin.progress"), jobs_url=_url("admin.jobs_page"))
