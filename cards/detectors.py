@@ -364,7 +364,10 @@ def predicates(text: str, clause: Clause) -> list[Candidate]:
     before = [t for t in toks if t.end == start]
     if not before or before[0].pos == "v" or before[0].word in FUNCTION_WORDS:
         return []
-    return [Candidate([(start, clause.end)], "cloze", "predicate", 1.2)]
+    last = toks[-1]
+    if (last.pos[:1] == "n" and last.pos != "nx") or last.pos in ("vn", "m", "x") or before[0].pos == "ns":
+        return []  # "教育政策", "治理体系": a compound noun; "北京召开": a place, then the verb
+    return [Candidate([(start, clause.end)], "cloze", "predicate", 1.6)]
 
 
 def verb_object(text: str, clause: Clause) -> list[Candidate]:
