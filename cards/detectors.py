@@ -391,7 +391,8 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     while i < len(toks) - 1 and ((toks[i].word in OPENERS or toks[i].pos in ("d", "ad", "c")) or (
             toks[i].pos in ("i", "l") and len(toks[i].word) == 4 and toks[i + 1].pos.startswith("v"))) and (
             toks[i + 1].pos.startswith(("v", "d", "a")) or toks[i + 1].word in OPENERS) and (
-            toks[i + 1].word not in COMPLEMENTS):
+            toks[i + 1].word not in COMPLEMENTS
+            and not (toks[i].word in THESIS_VERBS and toks[i + 1].pos in ("vn", "an"))):  # 统筹|发展和安全
         i += 1
     if not (toks[i].pos.startswith("v") or toks[i].pos == "zg"):
         return []
