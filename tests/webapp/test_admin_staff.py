@@ -191,3 +191,42 @@ def test_dept_admin_sees_and_changes_only_their_departments(app: Flask, client, 
     assert post(client, f"/admin/staff/{mine}/deactivate").status_code == 302
     assert get_user(app, "mine").active is False
     assert client.get("/admin/audit").status_code == 403
+
+
+def test_two_super_admins_demoting_each_other_at_once_leave_one(app: Flask, make_user) -> None:
+    """The count of other super admins is read inside the writing transaction (rows locked on PostgreSQL,
+    BEGIN IMMEDIATE on SQLite), so the second demotion sees the first and is refused."""
+    import threading
+    import time
+
+    a = make_user("a", role="super_admin")
+    b = make_user("b", role="super_admin")
+    first_checked = threading.Event()
+    outcome: dict[str, str] = {}
+
+    def demote(actor_id: int, target_id: int, name: str, hold: bool) -> None:
+        try:
+            with session_scope(app, write=True) as db:
+                set_role(db, db.get(User, actor_id), db.get(User, target_id), "staff", [])
+                if hold:
+                    first_checked.set()
+                    time.sleep(0.3)  # the other demotion starts while this one is uncommitted
+            outcome[name] = "ok"
+        except StaffError as exc:
+            outcome[name] = str(exc)
+        finally:
+            first_checked.set()
+
+    first = threading.Thread(target=demote, args=(a, b, "first", True))
+    first.start()
+    first_checked.wait(10)
+    second = threading.Thread(target=demote, args=(b, a, "second", False))
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert outcome["first"] == "ok"
+    # Refused either way: b is no longer a super admin (SQLite reads after the commit) or would be the
+    # last one's demoter of the last (PostgreSQL re-checks the locked rows after the commit).
+    assert outcome["second"] in ("只有超级管理员可以修改角色。",
+                                 "这是最后一位超级管理员，不能取消其超级管理员角色：请先任命另一位超级管理员。")
+    assert get_user(app, "a").role == "super_admin" and get_user(app, "b").role == "staff"

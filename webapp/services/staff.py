@@ -91,14 +91,15 @@ def _check_target(db: Session, actor: User, target: User) -> None:
 
 
 def _other_super_admins(db: Session, user: User) -> int:
-    """Active super admins besides ``user``; their rows are locked (PostgreSQL) until commit.
+    """Active super admins besides ``user``, counted with every super admin row locked (PostgreSQL).
 
-    Two admins demoting each other at once: the second waits for the first's commit and then
-    counts again, so one super admin always remains (SQLite serialises writers anyway).
+    All rows are locked in id order, the target's too: two admins demoting each other at once then
+    queue on the same first row instead of deadlocking, and the second counts again after the first
+    commits, so one super admin always remains (SQLite serialises writers with BEGIN IMMEDIATE).
     """
-    ids = db.scalars(select(User.id).where(User.role == ROLE_SUPER_ADMIN, User.active.is_(True),
-                                           User.id != user.id).with_for_update()).all()
-    return len(ids)
+    ids = db.scalars(select(User.id).where(User.role == ROLE_SUPER_ADMIN, User.active.is_(True))
+                     .order_by(User.id).with_for_update()).all()
+    return sum(1 for i in ids if i != user.id)
 
 
 def _clean_email(email: str | None) -> str | None:
