@@ -44,6 +44,8 @@ THESIS_VERBS = {"坚持", "统筹", "树立", "践行", "贯彻", "坚守", "守
 # Head nouns of boilerplate objects (提升X能力, 发挥X作用, 推进X工作): what they frame is rarely the point.
 GENERIC_HEADS = ("能力", "水平", "作用", "工作", "问题", "程度", "本领", "成果", "效果", "力度")
 COMPLEMENTS = set("好住牢实细准")
+# What makes "subject + verb" a task rather than a report: 沿江省市要坚持…, 各级党组织必须…
+MODALS = {"要", "必须", "应", "应当", "需要", "务必", "还要", "也要", "都要", "既要", "又要", "更要", "须"}
 FUNCTION_WORDS = {"的", "和", "与", "及", "等", "了", "地", "得", "之", "并", "或", "也", "都", "而", "以"}
 TRANSFORM_VERBS = ("转化为", "转化成", "转变为", "变为", "建成", "建设成为", "建设成", "打造成", "打造为",
                    "融入", "放到", "放在", "落实到", "贯穿", "纳入", "摆在", "提升为", "上升为")
@@ -186,6 +188,9 @@ def series(text: str, clause: Clause) -> list[Candidate]:
         span = _align(text, clause.tokens, run[0], run[-1], run[1:-1], clause)
         if span is None:
             continue
+        following = [t for t in clause.tokens if t.start >= span[1]][:2]
+        if any(t.pos.startswith("nr") for t in following):
+            continue  # 总书记、国家主席、中央军委主席习近平: a byline's titles, not a formulation
         items = len(run)
         out.append(Candidate([span], "list", "series", 3.0, meta={"items": items}))
     return out
@@ -399,7 +404,7 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     verb = toks[i].word
     # Imperative (要坚持…, 加快建设…, 沿江省市要…): the genre's theses. A subject followed directly
     # by its verb (改革开放取得重大进展) is narrative: what happened, rarely what to recall.
-    narrative = subject > 0 and i == subject
+    narrative = subject > 0 and not any(t.word in MODALS for t in toks[subject:i])
     j = i + 1
     if j < len(toks) - 1 and len(toks[j].word) == 1 and (len(verb) == 1 or toks[j].word in COMPLEMENTS):
         j += 1  # resultative complements: 扛牢, 守住, 抓好, 统筹好, 发挥好
