@@ -419,6 +419,9 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
     if toks[j].word in FUNCTION_WORDS or toks[j].pos in ("p", "u", "uj") or (
             toks[j].pos == "d" and j + 1 < len(toks) and toks[j + 1].pos.startswith("v")):
         return []  # an object is a nominal: "联动|不断加强" has none, "最广泛的…战线" is one
+    obj = toks[j:]
+    if all(t.pos == "v" for t in obj) or (len(obj) > 2 and obj[1].word == "上"):
+        return []  # "守住|管住" is a second verb; "从|整体上谋划…" an adverbial, not an object
     # "长江文化的时代价值": what is recalled is what comes after the last 的.
     de = [t for t in toks[j:] if t.word == "的"]
     if de and end - de[-1].end >= 2 and end - start > 10:
