@@ -356,6 +356,11 @@ def frames(text: str, clause: Clause) -> list[Candidate]:
         before = seg[m.start() - 1] if m.start() else ""
         if before in _NOT_ZAI_BEFORE or base + m.start(2) not in bounds:
             continue
+        tail = (base + m.end(3), clause.end)
+        if tail[1] - tail[0] == 4 and tail[0] in bounds and re.fullmatch(f"[{CJK_RANGE}]{{4}}", text[tail[0]:tail[1]]):
+            # 在制度创新方面先行先试: a four-character predicate closing the clause is the other half
+            out.append(Candidate([at(m, 2), tail], "cloze", "frame", 2.5))
+            continue
         out.append(Candidate([at(m, 2)], "cloze", "frame", 2.2))
     return out
 
@@ -420,8 +425,8 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
             toks[j].pos == "d" and j + 1 < len(toks) and toks[j + 1].pos.startswith("v")):
         return []  # an object is a nominal: "联动|不断加强" has none, "最广泛的…战线" is one
     obj = toks[j:]
-    if all(t.pos == "v" for t in obj) or (len(obj) > 2 and obj[1].word == "上"):
-        return []  # "守住|管住" is a second verb; "从|整体上谋划…" an adverbial, not an object
+    if all(t.pos == "v" for t in obj) or (len(obj) > 2 and obj[1].word == "上") or any(t.word == "并" for t in obj):
+        return []  # "守住|管住" is a second verb; "从|整体上谋划…" an adverbial; "…并加以纠正" a clause
     # "长江文化的时代价值": what is recalled is what comes after the last 的.
     de = [t for t in toks[j:] if t.word == "的"]
     if de and end - de[-1].end >= 2 and end - start > 10:
