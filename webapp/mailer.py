@@ -60,11 +60,12 @@ class SmtpMailer:
     delivers = True
 
     def __init__(self, host: str, port: int = 25, security: str = "none", user: str = "", password: str = "",
-                 sender: str = "", timeout: float = 30.0) -> None:
+                 sender: str = "", timeout: float = 30.0, context: ssl.SSLContext | None = None) -> None:
         if security not in ("none", "starttls", "ssl"):
             raise ValueError(f"TIFA_SMTP_SECURITY 应为 none、starttls 或 ssl，而不是 {security!r}")
         self.host, self.port, self.security = host, port, security
         self.user, self.password, self.timeout = user, password, timeout
+        self.context = context  # None: the system's trusted CAs and hostname checks
         self.sender = sender or (user if "@" in user else f"tifa@{host}")
 
     def build(self, message: Message) -> EmailMessage:
@@ -81,7 +82,7 @@ class SmtpMailer:
 
     def send(self, message: Message) -> None:
         mail = self.build(message)
-        context = ssl.create_default_context()
+        context = self.context or ssl.create_default_context()
         if self.security == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:

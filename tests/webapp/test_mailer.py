@@ -6,13 +6,17 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from flask import Flask
 from sqlalchemy import select
 
@@ -169,3 +173,83 @@ def test_reminder_send_failure_is_recorded_not_raised(app: Flask, make_user: Cal
     assert (row.status, row.attempts) == ("failed", 3)
     assert "ConnectionRefusedError" in row.error
     assert row.sent_at is None
+
+
+# -- TLS and login --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl CLI)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+class Logins:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        self.seen.append((login, password))
+        # handled=False: aiosmtpd answers 535 itself (True would mean "already answered").
+        return AuthResult(success=(login, password) == ("tifa@example.edu", "s3cret"), handled=False)
+
+
+def _tls_server(certificate: tuple[Path, Path], implicit: bool, logins: Logins) -> tuple[Controller, Inbox, int]:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(*certificate)
+    inbox, port = Inbox(), free_port()
+    # aiosmtpd offers AUTH only after STARTTLS unless told the implicit-TLS connection is safe too.
+    options = ({"ssl_context": server_context, "auth_require_tls": False} if implicit
+               else {"tls_context": server_context, "require_starttls": True})
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=logins, **options)
+    controller.start()
+    return controller, inbox, port
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_and_login(certificate: tuple[Path, Path], security: str) -> None:
+    logins = Logins()
+    controller, inbox, port = _tls_server(certificate, security == "ssl", logins)
+    try:
+        mailer = SmtpMailer("127.0.0.1", port, security=security, user="tifa@example.edu", password="s3cret",
+                            timeout=5, context=ssl.create_default_context(cafile=str(certificate[0])))
+        mailer.send(Message(["a@example.edu"], "提法卡：加密连接", "正文"))
+    finally:
+        controller.stop()
+    ((_, rcpts, mail),) = inbox.received
+    assert rcpts == ["a@example.edu"] and mail["Subject"] == "提法卡：加密连接"
+    assert logins.seen == [("tifa@example.edu", "s3cret")]
+
+
+def test_bad_credentials_are_not_retried(certificate: tuple[Path, Path]) -> None:
+    logins = Logins()
+    controller, inbox, port = _tls_server(certificate, False, logins)
+    try:
+        wrong = SmtpMailer("127.0.0.1", port, security="starttls", user="tifa@example.edu", password="wrong",
+                           timeout=5, context=ssl.create_default_context(cafile=str(certificate[0])))
+        waits: list[float] = []
+        result = send_with_retry(wrong, Message(["a@example.edu"], "主题", "正文"), sleep=waits.append)
+    finally:
+        controller.stop()
+    # They will not fix themselves: one attempt, no waiting, the error kept for the jobs page.
+    assert (result.ok, result.attempts, waits) == (False, 1, [])
+    assert "SMTPAuthenticationError" in result.error
+    assert set(logins.seen) == {("tifa@example.edu", "wrong")}
+    assert inbox.received == []
+
+
+def test_untrusted_certificate_is_refused(certificate: tuple[Path, Path]) -> None:
+    controller, inbox, port = _tls_server(certificate, False, Logins())
+    try:
+        mailer = SmtpMailer("127.0.0.1", port, security="starttls", user="tifa@example.edu", password="s3cret",
+                            timeout=5)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            mailer.send(Message(["a@example.edu"], "主题", "正文"))
+    finally:
+        controller.stop()
+    assert inbox.received == []
