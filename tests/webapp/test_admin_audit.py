@@ -6,9 +6,9 @@ import csv
 import io
 
 import pytest
-from admin_helpers import as_admin, post
 from flask import Flask
 
+from admin_helpers import as_admin, post
 from helpers import csrf_token, login
 from webapp.db import session_scope
 from webapp.models import User

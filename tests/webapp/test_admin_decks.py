@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from admin_helpers import TERM, as_admin, material_text, post
 from flask import Flask
 from sqlalchemy import func, select
 
+from admin_helpers import TERM, as_admin, material_text, post
 from cards.anki import note_mtime
 from helpers import csrf_token, login
 from webapp.db import session_scope

@@ -7,10 +7,10 @@ import re
 
 import openpyxl
 import pytest
-from admin_helpers import as_admin, hidden, post_multipart
 from flask import Flask
 from sqlalchemy import func, select
 
+from admin_helpers import as_admin, hidden, post_multipart
 from helpers import get_user, login
 from webapp.db import session_scope
 from webapp.models import AuditLog, Department, User

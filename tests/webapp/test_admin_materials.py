@@ -7,10 +7,10 @@ from datetime import date
 
 import docx
 import pytest
-from admin_helpers import TERM, as_admin, hidden, material_text, post, post_multipart, upload
 from flask import Flask
 from sqlalchemy import func, select
 
+from admin_helpers import TERM, as_admin, hidden, material_text, post, post_multipart, upload
 from helpers import login
 from webapp.db import session_scope
 from webapp.models import AuditLog, Card, Deck, Material, Note, ReviewLog, ReviewState, User

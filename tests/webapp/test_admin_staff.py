@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from admin_helpers import as_admin, post
 from flask import Flask
 from sqlalchemy import select
 
+from admin_helpers import as_admin, post
 from helpers import PASSWORD, csrf_token, get_user, login
 from webapp.db import session_scope
 from webapp.models import AuditLog, Department, User
