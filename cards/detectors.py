@@ -54,6 +54,7 @@ LOCATIVES = ("方面", "领域", "层面", "之中", "上", "中", "里")
 NUMERALS = "零〇一二两三四五六七八九十百千万亿"
 CJK_RANGE = "\u3400-\u4dbf\u4e00-\u9fff"
 SPEAKER = re.compile(r"(强调|指出|表示|要求|说|认为|提出|看|来看|而言|来说)$")
+_ENUMERATOR = re.compile(r"[零〇一二两三四五六七八九十]+是")
 _QUOTED = re.compile(r"“([^“”]{1,24})”|《([^《》]{1,40})》")
 _ARABIC = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(%|％)?")
 _DATE = re.compile(r"(?:\d{4}年)?\d{1,2}月\d{1,2}日|\d{4}年\d{1,2}月|\d{4}年(?=[以前后底初末]|至|到|—|-)")
@@ -104,7 +105,8 @@ def _align(text: str, tokens: list[Token], first: tuple[int, int], last: tuple[i
     # "决心之大、力度之大" starts at 决心, not 之; "还是主销区" drops 还是.
     starts = [t.start for t in f_tokens if (t.pos != "x" or t.word.strip("“《")) and (
         parallel(t.word) or not (t.word in FUNCTION_WORDS or t.word[0] in "之的"
-                                 or t.pos in ("c", "u", "uj", "ul", "p")))]
+                                 or t.pos in ("c", "u", "uj", "ul", "p")))
+        and not _ENUMERATOR.match(text, t.start, first[1])]  # 三是完成…: the enumerator is not the item
     ends = []
     for t in l_tokens:
         if t.word in ("等", "等等") or t.word in "，；。":
@@ -173,6 +175,10 @@ def series(text: str, clause: Clause) -> list[Candidate]:
         pieces.append((begin, sep))
         begin = sep + 1
     pieces.append((begin, clause.end))
+    if re.fullmatch(f"[{NUMERALS}]+", text[pieces[0][0]:pieces[0][1]]):
+        pieces = pieces[1:]  # "四、加快构建新发展格局": a heading's number, not an item
+        if len(pieces) < 2:
+            return []
     # A long middle piece (or one with 等) ends one series and starts the next.
     runs: list[list[tuple[int, int]]] = [[pieces[0]]]
     for piece in pieces[1:-1]:
@@ -334,8 +340,9 @@ def frames(text: str, clause: Clause) -> list[Candidate]:
         out.append(Candidate(parts, "cloze", "frame", 2.5))
     for m in _FRAME_YI.finditer(seg):
         before = seg[m.start() - 1] if m.start() else ""
-        if before in _NOT_YI_BEFORE or m.group(1)[0] in _NOT_YI_AFTER:
-            continue
+        if before in _NOT_YI_BEFORE or m.group(1)[0] in _NOT_YI_AFTER or any(
+                t.start < base + m.end(1) < t.end and t.pos != "nx" for t in clause.tokens):
+            continue  # 以奋发有为的精神: 为 inside a dictionary word (有为) is no frame
         parts = [at(m, 1)]
         if len(m.group(1)) <= 2:
             # 以人民为中心: a short X makes a set expression with the first word of Y; hide both.

@@ -235,8 +235,9 @@ def _select(owned: list[tuple[Candidate, int]], units: list[Unit], material: Mat
         unit = units[u]
         text = material.paragraphs[unit.paragraph]
         hidden = normalise_span(_hidden(cand, text))
-        if not hidden or (len(hidden) < 2 and not (hidden.isdigit() or hidden in detectors.NUMERALS)):
-            continue
+        parts = [normalise_span(text[s:e]) for s, e in cand.parts]
+        if not hidden or any(len(h) < 2 and not (h.isdigit() or h in detectors.NUMERALS) for h in parts):
+            continue  # every hidden part is a card's answer on its own: 由{乱}到{治} would be junk
         if any(s < unit.start or e > unit.end for s, e in cand.parts):
             continue
         taken = chosen.get(u, [])
