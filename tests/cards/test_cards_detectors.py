@@ -94,3 +94,57 @@ def test_shared_heads_hide_the_varying_parts_together():
     found = detectors.shared_heads(text, clauses)
     assert found and len(found[0].parts) == 3
     assert [text[s:e] for s, e in found[0].parts][-1] == "日益壮大"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("坚持严管和厚爱结合、激励和约束并重", ["严管和厚爱结合、激励和约束并重"]),  # parallel 和 inside items
+    ("无论是城市还是农村、山区", ["农村、山区"]),  # 还是 opens no item
+    ("党组织要推动基层党组织全面进步、全面过硬", ["全面进步、全面过硬"]),
+])
+def test_series_items_open_alike(text, expected):
+    assert [s[0] for s in spans(detectors.series, text)] == expected
+
+
+def test_series_skip_bylines_and_headings():
+    assert spans(detectors.series, "中共中央政治局常委、国务院总理李强出席会议") == []
+    assert spans(detectors.series, "四、加快构建新发展格局") == []
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("各级党组织要增强政治功能和组织功能", "政治功能和组织功能"),  # 组织 tagged a verb, shared head
+])
+def test_pairs_with_a_shared_head(text, expected):
+    assert [expected] in spans(detectors.pairs, text)
+
+
+def test_pairs_end_on_nouns():
+    found = [s[0] for s in spans(detectors.pairs, "扎实推进大气和土壤污染防治")]
+    assert all(not s.startswith("扎实") for s in found)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("要统筹好发展和安全", "发展和安全"),  # complement after a two-character verb
+    ("统筹发展和安全", "发展和安全"),  # 统筹 before a verbal noun is the verb
+    ("锲而不舍落实中央八项规定精神", "中央八项规定精神"),  # adverbial idiom before the verb
+    ("从长远看，根本上取决于高素质的教师队伍", "高素质的教师队伍"),  # 根本上 is no subject
+    ("着力解决群众急难愁盼问题", "群众急难愁盼"),  # generic head noun trimmed
+])
+def test_verb_object_shapes(text, expected):
+    assert [expected] in spans(detectors.verb_object, text)
+
+
+def test_verb_object_skips_non_objects():
+    assert spans(detectors.verb_object, "区域协作持续加强") == []
+    assert spans(detectors.verb_object, "必须守住管住") == []
+
+
+def test_narrative_objects_rank_below_tasks():
+    task = detectors.verb_object("要取得重大进展", detectors.Clause(0, 7, tokens("要取得重大进展")))
+    report = detectors.verb_object("改革取得重大进展", detectors.Clause(0, 8, tokens("改革取得重大进展")))
+    assert task and report and task[0].strength > report[0].strength
+
+
+def test_frame_with_a_closing_predicate():
+    assert ["评价改革", "先行先试"] in spans(detectors.frames, "在评价改革方面先行先试")
+    assert spans(detectors.frames, "以奋发有为的精神推进工作") == []
+    assert ["人民", "中心"] in spans(detectors.frames, "坚持以人民为中心")

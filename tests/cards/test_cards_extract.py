@@ -182,3 +182,21 @@ def test_jieba_cache_location(monkeypatch, tmp_path):
     monkeypatch.delenv("TIFA_JIEBA_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache_dir() == tmp_path / "tifa"
+
+
+def test_budget_follows_distinct_content_not_length():
+    from cards.extract import budget
+
+    text = (DATA / "grassroots-week8.txt").read_text(encoding="utf-8")
+    once = cards.normalise(text)
+    thrice = cards.normalise(text + "\n" + "\n".join(text.splitlines()[2:]) * 2)
+    assert budget(once) >= 3
+    assert budget(thrice) == budget(once)
+
+
+def test_every_hidden_part_is_two_characters_or_a_number():
+    notes = cards.extract("材料：\n推动香港实现由乱到治的重大转折，由治及兴。", "m")
+    for note in notes:
+        for m in CLOZE.finditer(note.text):
+            part = norm(m.group(2))
+            assert len(part) >= 2 or part.isdigit()
