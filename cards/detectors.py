@@ -195,7 +195,8 @@ def series(text: str, clause: Clause) -> list[Candidate]:
         if span is None:
             continue
         following = [t for t in clause.tokens if t.start >= span[1]][:2]
-        if any(t.pos.startswith("nr") for t in following):
+        titled = [t for t in clause.tokens if run[-1][0] < t.start and t.end <= span[1]]  # 总理李强: title, name
+        if any(t.pos.startswith("nr") for t in following + titled):
             continue  # 总书记、国家主席、中央军委主席习近平: a byline's titles, not a formulation
         items = len(run)
         out.append(Candidate([span], "list", "series", 3.0, meta={"items": items}))
