@@ -287,6 +287,8 @@ def numbers(text: str, clause: Clause) -> list[Candidate]:
             continue  # 一批: not a count worth recalling
         after = segment[m.end():m.end() + 2]
         strength = 2.2 if after.startswith(COUNT_UNITS) or len(digits) > 1 else 1.4
+        if after.startswith(("大", "届")) and segment[max(0, m.start() - 1):m.start()] in ("党", "的", "第"):
+            strength = 1.2  # 党的十八大以来: a congress's name, not a count to recall
         out.append(Candidate([(start, start + len(digits))], "number", "numeral", strength))
     return out
 
@@ -437,8 +439,8 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
         return []  # "守住|管住" is a second verb; "从|整体上谋划…" an adverbial; "…并加以纠正" a clause
     # "长江文化的时代价值": what is recalled is what comes after the last 的.
     de = [t for t in toks[j:] if t.word == "的"]
-    if de and end - de[-1].end >= 2 and end - start > 10:
-        start = de[-1].end
+    if de and end - de[-1].end >= 2 and end - start > 10 and de[-1].start - start > 6:
+        start = de[-1].end  # a short modifier stays: 共建共治共享的社会治理格局
     if end - start < 2 or end - start > 16:
         return []
     strength = 2.2 if verb in THESIS_VERBS else 1.6
