@@ -4,7 +4,8 @@ Each sentence is cut into clauses (at ，；： outside quotes); short neighbour
 grouped into a *unit*, the context a note shows. Detectors propose spans to hide; every span is
 scored by its detector's strength and the TF-IDF weight (jieba.analyse's IDF table, term
 frequency from this material) of the words it hides; the best are kept within a budget that
-grows with the material's length, so the deck stays selective.
+grows with the material's distinct content words (not its length: a long material restates its
+themes), so the deck stays selective.
 """
 
 from __future__ import annotations
