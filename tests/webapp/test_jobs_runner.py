@@ -9,7 +9,7 @@ import io
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -264,3 +264,12 @@ def test_mail_configured_hides_the_notice(app: Flask, root: FlaskClient) -> None
     app.config["SMTP_HOST"] = "mail.example.edu"
     assert 'id="mail-not-configured"' not in root.get("/admin/jobs").get_data(as_text=True)
 
+
+
+def test_interrupted_run_is_flagged(app: Flask, root: FlaskClient) -> None:
+    claims = jobs.DbClaims(app)
+    assert claims.claim(spec.BACKUP, "2026-11-29", datetime.now(UTC) - timedelta(hours=3))
+    assert claims.claim(spec.SNAPSHOT, "2026-11-29", datetime.now(UTC) - timedelta(minutes=5))
+    html = root.get("/admin/jobs").get_data(as_text=True)
+    assert html.count('class="muted interrupted"') == 1
+    assert html.count("运行中") == 2

@@ -4,7 +4,7 @@ weekly report download and the list of backups."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,8 @@ from . import bp
 from .access import super_admin_required
 
 RECENT_NOTIFICATIONS = 50
+#: A claim still 'running' after this long was left by a process that stopped mid-run.
+STALE_AFTER = timedelta(hours=2)
 WEEK_LABEL = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -55,8 +57,12 @@ def jobs_page() -> str:
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(RECENT_NOTIFICATIONS)
     ).all()
     database = backups.sqlite_path(current_app.config["DATABASE_URL"])
+    runs = _latest_runs(list(table))
+    now = datetime.now(UTC)
+    interrupted = {name for name, run in runs.items()
+                   if run.status == "running" and now - run.started_at > STALE_AFTER}
     return render_template(
-        "admin/jobs.html", table=table, runs=_latest_runs(list(table)), next_runs=next_runs(app), tz=_tz(),
+        "admin/jobs.html", table=table, runs=runs, interrupted=interrupted, next_runs=next_runs(app), tz=_tz(),
         mail_configured=bool(current_app.config.get("SMTP_HOST")), recent=recent,
         behind=jobs.behind_learn_by(db, today), last_week=report.Week.before(today),
         backups=backups.list_backups(backups.backups_dir(current_app.instance_path)) if database else None,
