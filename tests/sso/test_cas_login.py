@@ -14,7 +14,7 @@ from sso.servers import CAS_PASSWORD, CasServer
 
 from helpers import get_user, login
 from webapp.db import session_scope
-from webapp.models import SsoSession, User
+from webapp.models import AuditLog, SsoSession, User
 
 
 def _logged_in(http: requests.Session, tifa: str) -> bool:
@@ -73,6 +73,8 @@ def test_autocreate_uses_the_released_department(cas_app: Flask, tifa_server: st
     with session_scope(cas_app) as db:
         user = db.scalar(select(User).where(User.username == "20269999"))
         assert (user.name, user.department.name, user.role, user.password_hash) == ("王五", "新设学院", "staff", None)
+        entry = db.scalar(select(AuditLog).where(AuditLog.action == "user.create"))
+        assert (entry.actor_id, entry.target_id, entry.details["source"]) == (None, str(user.id), "cas_autocreate")
 
 
 def test_autocreate_without_released_department_uses_the_default(cas_app: Flask, tifa_server: str) -> None:

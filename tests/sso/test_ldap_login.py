@@ -111,3 +111,16 @@ def test_certificate_not_signed_by_the_configured_ca_is_refused(app: Flask, clie
     make_user("20260001")
     assert login(client, "20260001", LDAP_PASSWORD).status_code == 503
     assert get_user(app, "20260001").last_login_at is None
+
+
+def test_password_change_points_directory_users_to_the_directory(ldap_app: Flask, client: FlaskClient,
+                                                                 make_user) -> None:
+    make_user("20260001")
+    make_user("admin", role="super_admin")
+    assert login(client, "20260001", LDAP_PASSWORD).status_code == 302
+    page = client.get("/account/password", follow_redirects=True)
+    assert "请到统一身份认证平台修改" in page.get_data(as_text=True)
+    assert page.request.path != "/account/password"
+    admin = ldap_app.test_client()
+    assert login(admin, "admin").status_code == 302
+    assert admin.get("/account/password").status_code == 200  # the local super admin keeps a local password

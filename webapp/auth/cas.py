@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from ..db import begin_write, get_db
 from ..models import User, utcnow
 from ..security import csrf
+from ..services.audit import audit
 from ..services.users import get_or_create_department
 from . import bp
 from .forms import LoginForm
@@ -200,6 +201,9 @@ def cas_login() -> Response | tuple[str, int]:
                     department=get_or_create_department(db, department) if department else None)
         db.add(user)
         db.flush()
+        # No actor: the person created their own account by signing in through CAS.
+        audit(db, None, "user.create", "user", user.id, username=user.username, name=user.name,
+              department=department, source="cas_autocreate")
     elif not user.active:
         db.rollback()
         return _refuse("该账号已停用。如需恢复，请联系管理员。", 403)

@@ -153,6 +153,17 @@ def logout() -> Response:
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password() -> Response | str:
+    config = current_app.config
+    if ((_cas.is_configured(config) or ldap_auth.is_configured(config))
+            and not (current_user.is_super_admin and current_user.password_hash)):
+        # Single sign-on: the password lives at the university's directory, not in Tifa.
+        if current_user.must_change_password:
+            db = get_db()
+            begin_write(db)
+            db.get(User, current_user.id).must_change_password = False
+            db.commit()
+        flash("您的密码由学校统一身份认证管理，请到统一身份认证平台修改。", "info")
+        return redirect(url_for("main.index"))
     form = ChangePasswordForm()
     if form.validate_on_submit():
         db = get_db()
