@@ -6,8 +6,13 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +29,7 @@ from sqlalchemy import func, select
 from helpers import csrf_token, login
 from review_helpers import make_deck
 from scheduler import jobs as spec
+from webapp import backup as backups
 from webapp import create_app, jobs, jobs_runner
 from webapp.db import get_engine, session_scope
 from webapp.mailer import RecordingMailer, SmtpMailer
@@ -273,3 +279,34 @@ def test_interrupted_run_is_flagged(app: Flask, root: FlaskClient) -> None:
     html = root.get("/admin/jobs").get_data(as_text=True)
     assert html.count('class="muted interrupted"') == 1
     assert html.count("运行中") == 2
+
+
+def test_tifa_scheduler_process_catches_up_and_blocks_restore(app: Flask, db_url: str, is_postgres: bool) -> None:
+    """`tifa scheduler` in its own process: registers in the pid file, catches up missed jobs, stops on Ctrl+C."""
+    env = dict(os.environ, TIFA_DATABASE_URL=db_url, TIFA_INSTANCE_PATH=app.instance_path, TIFA_SECRET_KEY="x",
+               TIFA_TIMEZONE=TZ)
+    started = datetime.now(UTC)
+    expected = {name for name, job in spec.JOBS.items() if spec.missed_period(job, None, started, TZ)}
+    proc = subprocess.Popen([sys.executable, "-c", "from webapp.cli import main; main()", "scheduler"], env=env,
+                            cwd=str(Path(__file__).resolve().parents[2]), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with session_scope(app) as db:
+                finished = set(db.scalars(select(JobRun.job).where(JobRun.finished_at.is_not(None))))
+            if finished >= expected and backups.running_pids(app.instance_path):
+                break
+            time.sleep(0.2)
+        assert backups.running_pids(app.instance_path) == [proc.pid]
+        assert finished >= expected
+        if not is_postgres:
+            database = backups.sqlite_path(db_url)
+            with pytest.raises(backups.BackupError, match="正在运行"):
+                backups.restore(database, database, app.instance_path)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 0, output
+    assert "scheduler running" in output
+    assert backups.running_pids(app.instance_path) == []
