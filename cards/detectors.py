@@ -216,8 +216,11 @@ def pairs(text: str, clause: Clause) -> list[Candidate]:
             continue
         before, after = toks[i - 1], toks[i + 1]
         # 政治功能和组织功能: jieba tags 组织 a verb, but the shared head word makes it a pair.
-        shared = before.word in {t.word for t in toks[i + 2:i + 5]}
-        if not (before.nounish and (after.nounish or shared)) or before.pos == "x" and not before.word.isalnum():
+        shared = before.word in {t.word for t in toks[i + 2:i + 5]} or (
+            i + 2 < len(toks) and len(toks[i + 2].word) == len(before.word) == 2
+            and toks[i + 2].word[-1] == before.word[-1])  # 自然恢复和人工修复: parallel endings
+        if not ((before.nounish or shared) and (after.nounish or shared)) or (
+                before.pos == "x" and not before.word.isalnum()):
             continue
         left_start = clause.start
         for sep in _outside_quotes(text, clause.start, tok.start, "、"):
@@ -227,10 +230,14 @@ def pairs(text: str, clause: Clause) -> list[Candidate]:
             continue
         # Both ends are nouns: "扎实推进|大气和土壤污染防治", "…高质量发展|正处于" are context.
         inside = [t for t in toks if span[0] <= t.start and t.end <= span[1] and t.word.strip()]
-        while inside and not _noun_edge(inside[0]):
+        while inside and not _noun_edge(inside[0]) and not (
+                shared and inside[0].pos == "d" and len(inside[0].word) == 2):
             inside.pop(0)
-        while inside and not _noun_edge(inside[-1]):
-            inside.pop()
+        after_span = {t.start: t for t in toks}
+        while inside and not _noun_edge(inside[-1]) and not (
+                inside[-1].pos == "v" and len(inside[-1].word) == 2
+                and (inside[-1].end == clause.end or getattr(after_span.get(inside[-1].end), "word", "") == "的")):
+            inside.pop()  # 高水平保护的关系: a verb closing a nominal (before 的 or the clause end) stays
         if not inside:
             continue
         span = (inside[0].start, inside[-1].end)
@@ -439,8 +446,10 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
         return []  # "守住|管住" is a second verb; "从|整体上谋划…" an adverbial; "…并加以纠正" a clause
     # "长江文化的时代价值": what is recalled is what comes after the last 的.
     de = [t for t in toks[j:] if t.word == "的"]
-    if de and end - de[-1].end >= 2 and end - start > 10 and de[-1].start - start > 6:
+    if de and end - de[-1].end >= 3 and end - start > 10 and de[-1].start - start > 6:
         start = de[-1].end  # a short modifier stays: 共建共治共享的社会治理格局
+    elif de and end - de[-1].end <= 2 and de[-1].start - start >= 4:
+        end = de[-1].start  # …就是金山银山的理念, …的关系: a two-character head frames the point
     if end - start < 2 or end - start > 16:
         return []
     strength = 2.2 if verb in THESIS_VERBS else 1.6
