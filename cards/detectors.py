@@ -450,6 +450,11 @@ def verb_object(text: str, clause: Clause) -> list[Candidate]:
         start = de[-1].end  # a short modifier stays: 共建共治共享的社会治理格局
     elif de and end - de[-1].end <= 2 and de[-1].start - start >= 4:
         end = de[-1].start  # …就是金山银山的理念, …的关系: a two-character head frames the point
+    if end - start > 16 and "、" not in text[start:end]:
+        # 贯彻新时代中国特色社会主义生态文明思想: a long nominal is recalled by its head words
+        heads = [t.start for t in toks[j:] if 4 <= end - t.start <= 8 and t.start > start]
+        if heads:
+            start = heads[0]
     if end - start < 2 or end - start > 16:
         return []
     strength = 2.2 if verb in THESIS_VERBS else 1.6
