@@ -26,7 +26,7 @@ def test_cas_login_and_single_logout_in_the_browser(app: Flask, cas_server: CasS
     app.config.update(CAS_URL=cas_server.url, CAS_VERSION="3")
     make_user("20260001", name="旧名字")
     page = new_page(phone=True)
-    page.goto(f"{live_server}/login?next=/account/password")
+    page.goto(f"{live_server}/login?next=/today")
     button = page.locator("#cas-login").bounding_box()
     assert button["height"] >= 44 and button["width"] >= 300  # a full-width touch target on a phone
     page.screenshot(path=str(artifacts / "sso-login-page.png"))
@@ -36,7 +36,7 @@ def test_cas_login_and_single_logout_in_the_browser(app: Flask, cas_server: CasS
     page.fill("#id_password", CAS_PASSWORD)
     page.console_errors.clear()  # the test CAS server's pages lack their CDN jQuery; not ours to judge
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/account/password")  # back at Tifa, where the person was going
+    page.wait_for_url(f"{live_server}/today")  # back at Tifa, where the person was going
     assert page.console_errors == []
     assert page.locator("nav.nav").is_visible()
     page.screenshot(path=str(artifacts / "sso-cas-logged-in.png"))
