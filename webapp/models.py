@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -284,7 +285,10 @@ class ReviewState(Base):
         Index("ix_review_states_deck_interval", "deck_id", "interval"),
         # Added by migration 0002_review: today's same-day repeats, per-deck progress counts.
         Index("ix_review_states_user_last_review", "user_id", "last_review_day"),
-        Index("ix_review_states_user_deck_interval", "user_id", "deck_id", "interval"),
+        # Migration 0004_progress extends (user_id, deck_id, interval) so the progress dashboard's per person × deck
+        # counts are read from the index alone.
+        Index("ix_review_states_user_deck_progress", "user_id", "deck_id", "interval", "due_day", "card_id",
+              "last_review_day"),
     )
 
 
@@ -317,7 +321,11 @@ class ReviewLog(Base):
 
     __table_args__ = (
         CheckConstraint("kind in ('learn', 'review', 'relearn', 'undo')", name="kind"),
-        Index("ix_review_logs_user_day", "user_id", "study_day"),
+        # Migration 0004_progress extends (user_id, study_day) to cover the dashboard's sums of grades, and adds a
+        # small partial index of undo rows (their grades are subtracted).
+        Index("ix_review_logs_user_day_grade", "user_id", "study_day", "kind", "quality", "ms", "deck_id", "card_id"),
+        Index("ix_review_logs_undo", "study_day", "user_id", "undoes_id",
+              sqlite_where=text("kind = 'undo'"), postgresql_where=text("kind = 'undo'")),
         Index("ix_review_logs_deck_day", "deck_id", "study_day"),
         Index("ix_review_logs_day", "study_day"),
     )

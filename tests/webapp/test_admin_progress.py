@@ -156,8 +156,11 @@ def test_header_figures(app: Flask, world: World) -> None:
     assert (h.due_today, h.overdue) == (2, 1)
     assert (h.cleared, h.queue_people) == (1, 2)  # b1 studied and has nothing due; a1 still has 2 due
     assert (h.assigned, h.introduced, h.mastered) == (14, 8, 3)  # the retired card and the draft deck left out
-    assert (h.retained_7d, h.reviews_7d) == (4, 6)  # a1's undone review counts neither way
-    assert (h.retained_30d, h.reviews_30d) == (4, 7)
+    assert (h.retained, h.retention_total) == (4, 6)  # a1's undone review counts neither way
+    assert (h.active, h.reviews, h.minutes) == (3, 9, 5 + 2)  # 甲部 5 min, 乙部 4 × 30 s
+    with session_scope(app) as db:
+        month = pg.header(db, pg.Filters(world.today, world.today - timedelta(days=29), world.today))
+    assert (month.retained, month.retention_total, month.active_today, month.active_7d) == (4, 7, 2, 3)
 
 
 def test_department_figures_and_scope(app: Flask, world: World) -> None:
@@ -173,7 +176,7 @@ def test_department_figures_and_scope(app: Flask, world: World) -> None:
     assert (b.assigned, b.mastered, b.overdue) == (6, 2, 0)
     assert b.mastered_share == pytest.approx(2 / 6)
     assert [d.name for d in only_a] == ["甲部"] and only_a[0].reviews == 5
-    assert (h_a.staff, h_a.assigned, h_a.due_today, h_a.reviews_7d) == (2, 8, 2, 2)
+    assert (h_a.staff, h_a.assigned, h_a.due_today, h_a.retention_total) == (2, 8, 2, 2)
 
 
 def test_matrix_pace_and_last_day(app: Flask, world: World) -> None:
@@ -221,7 +224,7 @@ def test_forecast_trend_and_hardest(app: Flask, world: World) -> None:
     assert days[t - timedelta(days=2)].reviews == 0
     assert hard[0].card_id == world.cards["c3"] and (hard[0].retained, hard[0].retention_total) == (0, 2)
     assert (hard[0].learners, hard[0].lapses) == (2, 3)
-    assert by_lapses[0].card_id == world.cards["c3"]
+    assert by_lapses[0].card_id == world.cards["c3"] and by_lapses[0].failed == 2
     assert by_ef[0].card_id == world.cards["c3"] and by_ef[0].easiness == pytest.approx(2.0)
     assert world.cards["c5"] not in {c.card_id for c in hard}  # retired
 
@@ -275,7 +278,7 @@ def test_page_shows_the_figures(app: Flask, client, world: World) -> None:  # no
     login(client, "boss")
     html = client.get("/admin/progress").get_data(as_text=True)
     assert _header_texts(html) == {"h-staff": "3", "h-active": "2 / 3", "h-due": "2", "h-cleared": "50.0%",
-                                   "h-mastered": "21.4%", "h-retention": "66.7% / 57.1%"}
+                                   "h-mastered": "21.4%", "h-retention": "66.7%"}
     assert "<script>" not in html and "style=" not in html
     assert "vendor/chartjs/chart.umd.min.js" in html and 'data-chart="{' in html
     dept = re.search(r'<tr data-department="甲部">(.*?)</tr>', html, re.S).group(1)
@@ -304,6 +307,8 @@ def test_xlsx_equals_the_page(app: Flask, client, world: World) -> None:  # noqa
     assert f"{summary['今日学习人数']} / {summary['近 7 天学习人数']}" == texts["h-active"]
     assert f"{summary['已掌握比例'] * 100:.1f}%" == texts["h-mastered"]
     assert f"{summary['今日完成率'] * 100:.1f}%" == texts["h-cleared"]
+    assert f"{summary['期间记忆保持率'] * 100:.1f}%" == texts["h-retention"]
+    assert (summary["期间开始"].date(), summary["期间结束"].date()) == (world.today - timedelta(days=6), world.today)
     dept = {r[0]: r for r in wb["部门"].iter_rows(min_row=2, values_only=True)}
     assert dept["甲部"][1:6] == (2, 2, 1.0, 5, 5) and dept["甲部"][6] == pytest.approx(0.5)
     assert dept["乙部"][6] == pytest.approx(0.75) and dept["乙部"][9] == pytest.approx(2 / 6)
@@ -314,7 +319,7 @@ def test_xlsx_equals_the_page(app: Flask, client, world: World) -> None:  # noqa
     forecast = list(wb["到期预测"].iter_rows(min_row=2, values_only=True))
     assert len(forecast) == 14 and forecast[0][1] == 2
     hard = list(wb["难点卡片"].iter_rows(min_row=2, values_only=True))
-    assert hard[0][1] == "坚持提法d12不动摇" and hard[0][4] == 0
+    assert hard[0][1] == "坚持提法d12不动摇" and hard[0][4:8] == (2, 0, 2, 3)
 
 
 def test_csv_export_same_numbers_bom_and_filters(app: Flask, client, world: World) -> None:  # noqa: ANN001

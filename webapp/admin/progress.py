@@ -103,12 +103,13 @@ def _decks() -> list[Deck]:
 
 def summary_table(h: pg.Header, f: pg.Filters) -> Table:
     return Table("概况", ["指标", "数值"], [
-        ["统计日", f.today], ["人数", h.staff], ["今日学习人数", h.active_today], ["近 7 天学习人数", h.active_7d],
-        ["今日到期卡片", h.due_today], ["其中逾期", h.overdue],
-        ["今日完成率", h.cleared_share], ["应学卡片", h.assigned], ["已学卡片", h.introduced],
-        ["已掌握卡片", h.mastered], ["已掌握比例", h.mastered_share],
-        ["记忆保持率（近 7 天）", h.retention_7d], ["记忆保持率（近 30 天）", h.retention_30d],
-    ], percent=set())
+        ["统计日", f.today], ["期间开始", f.start], ["期间结束", f.end], ["人数", h.staff],
+        ["今日学习人数", h.active_today], ["近 7 天学习人数", h.active_7d], ["期间学习人数", h.active],
+        ["今日到期卡片", h.due_today], ["其中逾期", h.overdue], ["今日完成率", h.cleared_share],
+        ["应学卡片", h.assigned], ["已学卡片", h.introduced], ["已掌握卡片", h.mastered],
+        ["已掌握比例", h.mastered_share], ["期间复习次数", h.reviews], ["期间学习分钟", h.minutes],
+        ["期间记忆保持率", h.retention],
+    ])
 
 
 def departments_table(rows: list[pg.DepartmentRow]) -> Table:
@@ -136,9 +137,10 @@ def matrix_table(m: pg.Matrix) -> Table:
 def cards_table(cards: list[pg.HardCard]) -> Table:
     from cards.cloze import plain_text
 
-    return Table("难点卡片", ["卡组", "提法", "挖空", "学习人数", "记忆保持率", "遗忘次数", "平均难度系数"],
-                 [[c.deck_title, plain_text(c.text), c.ord, c.learners, c.retention, c.lapses, c.easiness]
-                  for c in cards], percent={"记忆保持率"})
+    return Table("难点卡片", ["卡组", "提法", "挖空", "学习人数", "期间复习", "记忆保持率", "期间遗忘", "累计遗忘",
+                          "平均难度系数"],
+                 [[c.deck_title, plain_text(c.text), c.ord, c.learners, c.retention_total, c.retention, c.failed,
+                   c.lapses, c.easiness] for c in cards], percent={"记忆保持率"})
 
 
 def forecast_table(days: list[tuple[date, int]]) -> Table:
@@ -153,9 +155,11 @@ def trend_table(days: list[pg.TrendDay]) -> Table:
 def _all_tables(f: pg.Filters, card_sort: str) -> dict[str, Table]:
     db = get_db()
     tz = current_app.config["TIMEZONE"]
+    depts = pg.departments(db, f)
+    head = pg.header_of(depts)
     return {
-        "summary": summary_table(pg.header(db, f), f),
-        "departments": departments_table(pg.departments(db, f)),
+        "summary": summary_table(head, f),
+        "departments": departments_table(depts),
         "matrix": matrix_table(pg.matrix(db, f, tz)),
         "cards": cards_table(pg.hardest_cards(db, f, card_sort)),
         "forecast": forecast_table(pg.forecast(db, f)),
@@ -177,8 +181,8 @@ def progress() -> str:
     f = _filters(today)
     page = max(1, _int("page") or 1)
     tz = current_app.config["TIMEZONE"]
-    head = pg.header(db, f)
     depts = pg.departments(db, f)
+    head = pg.header_of(depts)
     grid = pg.matrix(db, f, tz, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     card_sort = _card_sort()
     hard = pg.hardest_cards(db, f, card_sort)

@@ -18,10 +18,12 @@ weekly-report job and the exports reuse exactly the figures the page shows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from scheduler.queue import MASTERED_INTERVAL
@@ -111,16 +113,20 @@ def _deck_cards():  # noqa: ANN202
             .group_by(Card.deck_id).subquery("deck_cards"))
 
 
-def _live_states(f: Filters) -> list:
+def _live_states(f: Filters, exact: bool = True) -> list:
+    """States of live cards (of the filter's deck) of the people in scope. ``exact=False`` leaves the people
+    check to a later join with ``_pairs`` when the scope is everyone, saving a lookup per state."""
     # Retiring a note retires its cards (services.decks.retire_note), so cards.retired alone decides.
-    where = [ReviewState.user_id.in_(_people_ids(f)),
-             ReviewState.card_id.not_in(select(Card.id).where(Card.retired.is_(True)))]
+    where = [ReviewState.card_id.not_in(select(Card.id).where(Card.retired.is_(True)))]
+    if exact or f.department_ids is not None or f.user_ids is not None:
+        where.append(ReviewState.user_id.in_(_people_ids(f)))
     if f.deck_id is not None:
         where.append(ReviewState.deck_id == f.deck_id)
     return where
 
 
 def _state_counts(f: Filters):  # noqa: ANN202
+    """Per person × deck: introduced, mastered, due today (overdue included), overdue, last review day."""
     rs = ReviewState
     return (
         select(rs.user_id, rs.deck_id,
@@ -129,7 +135,7 @@ def _state_counts(f: Filters):  # noqa: ANN202
                func.count().filter(rs.due_day <= f.today).label("due"),
                func.count().filter(rs.due_day < f.today).label("overdue"),
                func.max(rs.last_review_day).label("last_day"))
-        .where(*_live_states(f))
+        .where(*_live_states(f, exact=False))
         .group_by(rs.user_id, rs.deck_id)
         .subquery("states")
     )
@@ -153,124 +159,81 @@ def _cells(f: Filters):  # noqa: ANN202
     )
 
 
-def _kept(f: Filters, start: date, end: date, user_id: int | None = None):  # noqa: ANN202
-    """Log rows of study days [start, end] with a weight: +1 for a grade, −1 for the grade an undo took back."""
-    log, undo = ReviewLog, aliased(ReviewLog, name="undo")
+Sum = Callable[[Any], Any]  # builds one aggregate from a review_logs alias
+
+
+def _grades(f: Filters, start: date, end: date, by: list[str], sums: dict[str, Sum], user_id: int | None = None,
+            exact: bool = True):  # noqa: ANN202
+    """Aggregates of the grades of study days [start, end] grouped by review_logs columns ``by``.
+
+    Undone grades count neither way: the same aggregates over the grades that undo rows point at are subtracted
+    (an undo has the study day of its grade, so it falls in the same group). Two plain GROUP BYs read from the
+    covering index cost far less than an anti-join probe per log row. ``exact=False`` leaves the people check to
+    a later join with the people when the scope is everyone.
+    """
+    log, undo, target = ReviewLog, aliased(ReviewLog, name="undo"), aliased(ReviewLog, name="target")
 
     def scope(table) -> list:  # noqa: ANN001
         where = [table.study_day >= start, table.study_day <= end]
-        where.append(table.user_id == user_id if user_id is not None else table.user_id.in_(_people_ids(f)))
+        if user_id is not None:
+            where.append(table.user_id == user_id)
+        elif exact or f.department_ids is not None or f.user_ids is not None:
+            where.append(table.user_id.in_(_people_ids(f)))
         if f.deck_id is not None:
             where.append(table.deck_id == f.deck_id)
         return where
 
-    grades = select(log.user_id, log.deck_id, log.card_id, log.study_day, log.kind, log.quality, log.ms,
-                    literal(1).label("w")).where(log.kind != LOG_UNDO, *scope(log))
-    undone = (select(log.user_id, log.deck_id, log.card_id, log.study_day, log.kind, log.quality, log.ms,
-                     literal(-1).label("w"))
-              .select_from(undo).join(log, log.id == undo.undoes_id)
-              .where(undo.kind == LOG_UNDO, *scope(undo)))
-    return union_all(grades, undone).subquery("kept")
+    def aggregate(table) -> Select:  # noqa: ANN001
+        keys = [getattr(table, c).label(c) for c in by]
+        return select(*keys, *[build(table).label(name) for name, build in sums.items()]).group_by(*keys)
 
-
-def _log_sums(kept, *where: object) -> tuple:  # noqa: ANN001
-    """reviews, ms, retained, retention_total over ``kept`` rows matching ``where``."""
-    cond = and_(*where) if where else literal(True)
-    review = and_(cond, kept.c.kind == LOG_REVIEW)
+    grades = aggregate(log).where(log.kind != LOG_UNDO, *scope(log)).subquery("grades")
+    undone = (aggregate(target).select_from(undo).join(target, target.id == undo.undoes_id)
+              .where(undo.kind == LOG_UNDO, *scope(undo)).subquery("undone"))
     return (
-        func.coalesce(func.sum(case((cond, kept.c.w), else_=0)), 0),
-        func.coalesce(func.sum(case((cond, kept.c.w * kept.c.ms), else_=0)), 0),
-        func.coalesce(func.sum(case((and_(review, kept.c.quality >= PASSING_QUALITY), kept.c.w), else_=0)), 0),
-        func.coalesce(func.sum(case((review, kept.c.w), else_=0)), 0),
+        select(*[grades.c[c] for c in by],
+               *[(func.coalesce(grades.c[n], 0) - func.coalesce(undone.c[n], 0)).label(n) for n in sums])
+        .select_from(grades)
+        .outerjoin(undone, and_(*[grades.c[c] == undone.c[c] for c in by]))
+        .subquery("kept")
     )
+
+
+def _count(*where: Any) -> Sum:
+    return lambda t: func.count().filter(*[w(t) for w in where]) if where else func.count()
+
+
+def _ms(*where: Any) -> Sum:
+    return lambda t: func.coalesce(func.sum(t.ms).filter(*[w(t) for w in where]) if where else func.sum(t.ms), 0)
+
+
+def is_review(t: Any) -> Any:
+    return t.kind == LOG_REVIEW
+
+
+def passed(t: Any) -> Any:
+    return t.quality >= PASSING_QUALITY
+
+
+def failed(t: Any) -> Any:
+    return t.quality < PASSING_QUALITY
+
+
+def _between(start: date, end: date) -> Callable[[Any], Any]:
+    return lambda t: and_(t.study_day >= start, t.study_day <= end)
 
 
 def _minutes(ms: int | None) -> int:
     return round(int(ms or 0) / 60000)
 
 
-# ---------------------------------------------------------------- header
-
-@dataclass
-class Header:
-    staff: int
-    active_today: int
-    active_7d: int
-    due_today: int
-    overdue: int
-    queue_people: int  # had something due today or studied today
-    cleared: int  # of those: studied today and nothing left due
-    assigned: int
-    introduced: int
-    mastered: int
-    retained_7d: int
-    reviews_7d: int
-    retained_30d: int
-    reviews_30d: int
-
-    @property
-    def cleared_share(self) -> float | None:
-        return share(self.cleared, self.queue_people)
-
-    @property
-    def mastered_share(self) -> float | None:
-        return share(self.mastered, self.assigned)
-
-    @property
-    def retention_7d(self) -> float | None:
-        return share(self.retained_7d, self.reviews_7d)
-
-    @property
-    def retention_30d(self) -> float | None:
-        return share(self.retained_30d, self.reviews_30d)
-
-
-def header(db: Session, f: Filters) -> Header:
-    today = f.today
-    cells = _cells(f).subquery("cells")
-    per_user_cards = (
-        select(cells.c.user_id, func.sum(cells.c.cards).label("cards"), func.sum(cells.c.introduced).label("intro"),
-               func.sum(cells.c.mastered).label("mastered"), func.sum(cells.c.due).label("due"),
-               func.sum(cells.c.overdue).label("overdue"))
-        .group_by(cells.c.user_id).subquery("card_sums"))
-    kept = _kept(f, today - timedelta(days=29), today)
-    in7 = kept.c.study_day >= today - timedelta(days=6)
-    per_user_logs = (
-        select(kept.c.user_id,
-               func.sum(case((kept.c.study_day == today, kept.c.w), else_=0)).label("today"),
-               func.sum(case((in7, kept.c.w), else_=0)).label("week"),
-               *[c.label(n) for c, n in zip(_log_sums(kept, in7)[2:], ("ret7", "tot7"), strict=True)],
-               *[c.label(n) for c, n in zip(_log_sums(kept)[2:], ("ret30", "tot30"), strict=True)])
-        .group_by(kept.c.user_id).subquery("log_sums"))
-    people = _people(f).subquery("people")
-    due = func.coalesce(per_user_cards.c.due, 0)
-    studied = func.coalesce(per_user_logs.c.today, 0) > 0
-    query = (
-        select(func.count(people.c.id),
-               func.count().filter(studied),
-               func.count().filter(func.coalesce(per_user_logs.c.week, 0) > 0),
-               func.coalesce(func.sum(due), 0),
-               func.coalesce(func.sum(per_user_cards.c.overdue), 0),
-               func.count().filter(or_(studied, due > 0)),
-               func.count().filter(and_(studied, due == 0)),
-               func.coalesce(func.sum(per_user_cards.c.cards), 0),
-               func.coalesce(func.sum(per_user_cards.c.intro), 0),
-               func.coalesce(func.sum(per_user_cards.c.mastered), 0),
-               func.coalesce(func.sum(per_user_logs.c.ret7), 0),
-               func.coalesce(func.sum(per_user_logs.c.tot7), 0),
-               func.coalesce(func.sum(per_user_logs.c.ret30), 0),
-               func.coalesce(func.sum(per_user_logs.c.tot30), 0))
-        .select_from(people)
-        .outerjoin(per_user_cards, per_user_cards.c.user_id == people.c.id)
-        .outerjoin(per_user_logs, per_user_logs.c.user_id == people.c.id)
-    )
-    return Header(*(int(v or 0) for v in db.execute(query).one()))
-
-
-# ---------------------------------------------------------------- departments
+# ---------------------------------------------------------------- departments and the header
 
 @dataclass
 class DepartmentRow:
+    """One department's people in scope. Activity figures cover [start, end] unless named after today / 7 days;
+    card figures are the current state. Every field is additive, so the header is their sum."""
+
     department_id: int | None
     name: str
     staff: int
@@ -279,9 +242,14 @@ class DepartmentRow:
     minutes: int
     retained: int
     retention_total: int
+    active_today: int
+    active_7d: int
+    queue_people: int  # had something due today or studied today
+    cleared: int  # of those: studied today and nothing left due
     assigned: int
     introduced: int
     mastered: int
+    due_today: int
     overdue: int
 
     @property
@@ -296,45 +264,110 @@ class DepartmentRow:
     def retention(self) -> float | None:
         return share(self.retained, self.retention_total)
 
+    @property
+    def cleared_share(self) -> float | None:
+        return share(self.cleared, self.queue_people)
+
 
 def departments(db: Session, f: Filters) -> list[DepartmentRow]:
-    """Per department (people in scope only), by name; figures over [start, end] where they are activity."""
+    """Per department (people in scope only), by name: one query, one pass over states and over the logs of
+    [min(start, today − 6), max(end, today)]."""
+    today, week = f.today, f.today - timedelta(days=6)
     cells = _cells(f).subquery("cells")
-    card_sums = (
-        select(cells.c.department_id, func.sum(cells.c.cards).label("cards"),
-               func.sum(cells.c.introduced).label("intro"), func.sum(cells.c.mastered).label("mastered"),
+    per_user_cards = (
+        select(cells.c.user_id, func.sum(cells.c.cards).label("cards"), func.sum(cells.c.introduced).label("intro"),
+               func.sum(cells.c.mastered).label("mastered"), func.sum(cells.c.due).label("due"),
                func.sum(cells.c.overdue).label("overdue"))
-        .group_by(cells.c.department_id).subquery("card_sums"))
-    kept = _kept(f, f.start, f.end)
-    reviews, ms, retained, total = _log_sums(kept)
-    per_user = (select(kept.c.user_id, reviews.label("reviews"), ms.label("ms"), retained.label("retained"),
-                       total.label("total")).group_by(kept.c.user_id).subquery("per_user"))
+        .group_by(cells.c.user_id).subquery("card_sums"))
+    in_range = _between(f.start, f.end)
+    per_user_logs = _grades(f, min(f.start, week), max(f.end, today), ["user_id"], {
+        "reviews": _count(in_range), "ms": _ms(in_range), "retained": _count(in_range, is_review, passed),
+        "total": _count(in_range, is_review), "today": _count(_between(today, today)),
+        "week": _count(_between(week, today))}, exact=False)
     people = _people(f).subquery("people")
-    log_sums = (
-        select(people.c.department_id, func.count(people.c.id).label("staff"),
-               func.count().filter(per_user.c.reviews > 0).label("active"),
-               func.coalesce(func.sum(per_user.c.reviews), 0).label("reviews"),
-               func.coalesce(func.sum(per_user.c.ms), 0).label("ms"),
-               func.coalesce(func.sum(per_user.c.retained), 0).label("retained"),
-               func.coalesce(func.sum(per_user.c.total), 0).label("total"))
-        .select_from(people).outerjoin(per_user, per_user.c.user_id == people.c.id)
-        .group_by(people.c.department_id).subquery("log_sums"))
+    logs, cards = per_user_logs.c, per_user_cards.c
+    due = func.coalesce(cards.due, 0)
+    studied = func.coalesce(logs.today, 0) > 0
+
+    def total_of(column) -> object:  # noqa: ANN001
+        return func.coalesce(func.sum(column), 0)
+
+    per_dept = (
+        select(people.c.department_id,
+               func.count(people.c.id).label("staff"),
+               func.count().filter(func.coalesce(logs.reviews, 0) > 0).label("active"),
+               total_of(logs.reviews).label("reviews"), total_of(logs.ms).label("ms"),
+               total_of(logs.retained).label("retained"), total_of(logs.total).label("total"),
+               func.count().filter(studied).label("active_today"),
+               func.count().filter(func.coalesce(logs.week, 0) > 0).label("active_7d"),
+               func.count().filter(or_(studied, due > 0)).label("queue_people"),
+               func.count().filter(and_(studied, due == 0)).label("cleared"),
+               total_of(cards.cards).label("cards"), total_of(cards.intro).label("intro"),
+               total_of(cards.mastered).label("mastered"), total_of(due).label("due"),
+               total_of(cards.overdue).label("overdue"))
+        .select_from(people)
+        .outerjoin(per_user_cards, cards.user_id == people.c.id)
+        .outerjoin(per_user_logs, logs.user_id == people.c.id)
+        .group_by(people.c.department_id).subquery("per_dept"))
     dept_name = func.coalesce(Department.name, NO_DEPARTMENT)
-    query = (
-        select(log_sums.c.department_id, dept_name, log_sums.c.staff, log_sums.c.active, log_sums.c.reviews,
-               log_sums.c.ms, log_sums.c.retained, log_sums.c.total,
-               func.coalesce(card_sums.c.cards, 0), func.coalesce(card_sums.c.intro, 0),
-               func.coalesce(card_sums.c.mastered, 0), func.coalesce(card_sums.c.overdue, 0))
-        .select_from(log_sums)
-        .outerjoin(Department, Department.id == log_sums.c.department_id)
-        .outerjoin(card_sums, or_(card_sums.c.department_id == log_sums.c.department_id,
-                                  and_(card_sums.c.department_id.is_(None), log_sums.c.department_id.is_(None))))
-        .order_by(dept_name)
-    )
-    return [DepartmentRow(dept_id, name, int(staff), int(active), int(reviews), _minutes(ms), int(retained),
-                          int(total), int(cards), int(intro), int(mastered), int(overdue))
-            for dept_id, name, staff, active, reviews, ms, retained, total, cards, intro, mastered, overdue
-            in db.execute(query)]
+    query = (select(dept_name, per_dept).outerjoin(Department, Department.id == per_dept.c.department_id)
+             .order_by(dept_name))
+    rows = []
+    for r in db.execute(query):
+        name, dept_id, staff, active, n, ms_, ret, tot, act_today, act_7d, queue, cleared, *counts = r
+        rows.append(DepartmentRow(dept_id, name, int(staff), int(active), int(n), _minutes(ms_), int(ret), int(tot),
+                                  int(act_today), int(act_7d), int(queue), int(cleared), *(int(c) for c in counts)))
+    return rows
+
+
+@dataclass
+class Header:
+    """The whole scope: the sum of the department rows (so the header always agrees with the table)."""
+
+    staff: int
+    active: int
+    reviews: int
+    minutes: int
+    retained: int
+    retention_total: int
+    active_today: int
+    active_7d: int
+    queue_people: int
+    cleared: int
+    assigned: int
+    introduced: int
+    mastered: int
+    due_today: int
+    overdue: int
+
+    @property
+    def cleared_share(self) -> float | None:
+        return share(self.cleared, self.queue_people)
+
+    @property
+    def mastered_share(self) -> float | None:
+        return share(self.mastered, self.assigned)
+
+    @property
+    def retention(self) -> float | None:
+        return share(self.retained, self.retention_total)
+
+    @property
+    def participation(self) -> float | None:
+        return share(self.active, self.staff)
+
+
+HEADER_FIELDS = ("staff", "active", "reviews", "minutes", "retained", "retention_total", "active_today",
+                 "active_7d", "queue_people", "cleared", "assigned", "introduced", "mastered", "due_today", "overdue")
+
+
+def header_of(rows: list[DepartmentRow]) -> Header:
+    """Totals of already-computed department rows (departments partition the people)."""
+    return Header(*(sum(getattr(r, name) for r in rows) for name in HEADER_FIELDS))
+
+
+def header(db: Session, f: Filters) -> Header:
+    return header_of(departments(db, f))
 
 
 # ---------------------------------------------------------------- staff × deck matrix
@@ -428,15 +461,13 @@ def matrix(db: Session, f: Filters, tz: str, limit: int | None = None, offset: i
 # ---------------------------------------------------------------- forecast and trend
 
 def forecast(db: Session, f: Filters, days: int = FORECAST_DAYS) -> list[tuple[date, int]]:
-    """Cards due per study day from today on (overdue ones count for today), live assigned cards only."""
-    cells_states = _live_states(f)
-    day = case((ReviewState.due_day < f.today, f.today), else_=ReviewState.due_day)
+    """Cards due per study day from today on (overdue ones count for today): live cards of assigned decks."""
+    rs, pairs = ReviewState, _pairs(f)
     last = f.today + timedelta(days=days - 1)
-    assigned = _pairs(f)
-    query = (select(day.label("day"), func.count())
-             .join(assigned, and_(assigned.c.user_id == ReviewState.user_id,
-                                  assigned.c.deck_id == ReviewState.deck_id))
-             .where(*cells_states, ReviewState.due_day <= last).group_by(day))
+    day = case((rs.due_day < f.today, f.today), else_=rs.due_day)
+    query = (select(day, func.count())
+             .join(pairs, and_(pairs.c.user_id == rs.user_id, pairs.c.deck_id == rs.deck_id))
+             .where(*_live_states(f, exact=False), rs.due_day <= last).group_by(day))
     counts = {_as_date(d): int(n) for d, n in db.execute(query)}
     return [(f.today + timedelta(days=i), counts.get(f.today + timedelta(days=i), 0)) for i in range(days)]
 
@@ -456,10 +487,7 @@ class TrendDay:
 
 def trend(db: Session, f: Filters) -> list[TrendDay]:
     """Kept grades, people who studied and minutes per study day of [start, end] (days without any: zeros)."""
-    kept = _kept(f, f.start, f.end)
-    per_user_day = (select(kept.c.study_day, kept.c.user_id, func.sum(kept.c.w).label("n"),
-                           func.sum(kept.c.w * kept.c.ms).label("ms"))
-                    .group_by(kept.c.study_day, kept.c.user_id).subquery("per_user_day"))
+    per_user_day = _grades(f, f.start, f.end, ["study_day", "user_id"], {"n": _count(), "ms": _ms()})
     query = (select(per_user_day.c.study_day, func.sum(per_user_day.c.n),
                     func.count().filter(per_user_day.c.n > 0), func.sum(per_user_day.c.ms))
              .group_by(per_user_day.c.study_day))
@@ -478,11 +506,12 @@ class HardCard:
     deck_title: str
     text: str
     ord: int
-    learners: int
-    lapses: int
-    easiness_cents: float | None
-    retained: int
-    retention_total: int
+    learners: int  # people in scope who have learned the card
+    lapses: int  # all-time, summed over those people
+    easiness_cents: float | None  # their mean EF in hundredths
+    retained: int  # scheduled reviews in [start, end] graded >= 3 ...
+    retention_total: int  # ... out of these
+    failed: int  # scheduled reviews in [start, end] graded < 3 (lapses in the period)
 
     @property
     def retention(self) -> float | None:
@@ -495,32 +524,41 @@ class HardCard:
 
 def hardest_cards(db: Session, f: Filters, sort: str = "retention", limit: int = HARDEST_LIMIT,
                   user_id: int | None = None) -> list[HardCard]:
-    """Live cards people in scope have learned, hardest first: lowest retention over [start, end], most lapses,
-    or lowest mean easiness. ``user_id`` narrows it to one person (their own states and grades)."""
+    """Live cards people in scope have learned, hardest first: lowest retention over [start, end] or most failed
+    reviews over [start, end] (ranked from that period's logs), or lowest mean EF now (ranked from the states).
+    ``user_id`` narrows it to one person. The state figures are then read for the chosen cards only."""
     rs = ReviewState
-    state_where = _live_states(f) if user_id is None else [
-        rs.user_id == user_id, rs.card_id.not_in(select(Card.id).where(Card.retired.is_(True)))]
-    states = (select(rs.card_id, func.count().label("learners"), func.sum(rs.lapses).label("lapses"),
-                     func.avg(rs.easiness_cents).label("ef"))
-              .where(*state_where).group_by(rs.card_id).subquery("card_states"))
-    kept = _kept(f, f.start, f.end, user_id)
-    _, _, retained, total = _log_sums(kept)
-    logs = (select(kept.c.card_id, retained.label("retained"), total.label("total"))
-            .group_by(kept.c.card_id).subquery("card_logs"))
-    retention = case((func.coalesce(logs.c.total, 0) > 0, logs.c.retained * 1.0 / logs.c.total), else_=None)
-    order = {
-        "retention": [retention.is_(None), retention, states.c.lapses.desc(), states.c.ef],
-        "lapses": [states.c.lapses.desc(), states.c.ef, retention.is_(None), retention],
-        "easiness": [states.c.ef, states.c.lapses.desc(), retention.is_(None), retention],
-    }[sort if sort in CARD_SORTS else "retention"]
-    query = (select(Card.id, Card.note_id, Card.deck_id, Deck.title, Note.text, Card.ord, states.c.learners,
-                    states.c.lapses, states.c.ef, func.coalesce(logs.c.retained, 0), func.coalesce(logs.c.total, 0))
-             .select_from(states).join(Card, Card.id == states.c.card_id).join(Note, Note.id == Card.note_id)
-             .join(Deck, Deck.id == Card.deck_id).outerjoin(logs, logs.c.card_id == states.c.card_id)
-             .order_by(*order, Card.id).limit(limit))
-    return [HardCard(cid, nid, did, title, text, ord_, int(n), int(lapses or 0),
-                     float(ef) if ef is not None else None, int(ret), int(tot))
-            for cid, nid, did, title, text, ord_, n, lapses, ef, ret, tot in db.execute(query)]
+    scope = f.only({user_id}) if user_id is not None else f
+    logs = _grades(scope, f.start, f.end, ["card_id"], {
+        "retained": _count(is_review, passed), "total": _count(is_review), "failed": _count(is_review, failed)},
+        user_id)
+    retired = select(Card.id).where(Card.retired.is_(True))
+    sort = sort if sort in CARD_SORTS else "retention"
+    if sort == "easiness":
+        ranked = (select(rs.card_id, func.avg(rs.easiness_cents).label("ef")).where(*_live_states(scope))
+                  .group_by(rs.card_id).order_by(func.avg(rs.easiness_cents), rs.card_id).limit(limit))
+    else:
+        live = and_(logs.c.card_id.not_in(retired), logs.c.total > 0)
+        order = ([logs.c.retained * 1.0 / logs.c.total, logs.c.total.desc()] if sort == "retention"
+                 else [logs.c.failed.desc(), logs.c.retained * 1.0 / logs.c.total])
+        ranked = select(logs.c.card_id).where(live).order_by(*order, logs.c.card_id).limit(limit)
+    chosen = [row[0] for row in db.execute(ranked)]
+    if not chosen:
+        return []
+    states = dict((cid, (n, lapses, ef)) for cid, n, lapses, ef in db.execute(
+        select(rs.card_id, func.count(), func.sum(rs.lapses), func.avg(rs.easiness_cents))
+        .where(rs.card_id.in_(chosen), rs.user_id.in_(_people_ids(scope))).group_by(rs.card_id)))
+    period = {cid: (int(r), int(t), int(x)) for cid, r, t, x in db.execute(
+        select(logs).where(logs.c.card_id.in_(chosen)))}
+    info = {cid: rest for cid, *rest in db.execute(
+        select(Card.id, Card.note_id, Card.deck_id, Deck.title, Note.text, Card.ord)
+        .join(Note, Note.id == Card.note_id).join(Deck, Deck.id == Card.deck_id).where(Card.id.in_(chosen)))}
+    out = []
+    for cid in chosen:
+        n, lapses, ef = states.get(cid, (0, 0, None))
+        out.append(HardCard(cid, *info[cid], int(n), int(lapses or 0), float(ef) if ef is not None else None,
+                            *period.get(cid, (0, 0, 0))))
+    return out
 
 
 # ---------------------------------------------------------------- one person
@@ -579,14 +617,14 @@ def person(db: Session, f: Filters, user_id: int) -> Person | None:
     counts = db.execute(select(*sums)).one()
     assigned, introduced, mastered, due, overdue = (int(v) for v in counts)
     today = f.today
-    kept30 = _kept(own, today - timedelta(days=29), today, user_id)
-    in7 = kept30.c.study_day >= today - timedelta(days=6)
-    _, _, ret7, tot7 = _log_sums(kept30, in7)
-    _, _, ret30, tot30 = _log_sums(kept30)
-    r7, t7, r30, t30 = (int(v) for v in db.execute(select(ret7, tot7, ret30, tot30)).one())
-    kept = _kept(own, f.start, f.end, user_id)
-    per_day = {_as_date(d): (int(n), _minutes(ms)) for d, n, ms in db.execute(
-        select(kept.c.study_day, func.sum(kept.c.w), func.sum(kept.c.w * kept.c.ms)).group_by(kept.c.study_day))}
+    in7 = _between(today - timedelta(days=6), today)
+    month = _grades(own, today - timedelta(days=29), today, ["user_id"], {
+        "ret7": _count(in7, is_review, passed), "tot7": _count(in7, is_review),
+        "ret30": _count(is_review, passed), "tot30": _count(is_review)}, user_id)
+    r7, t7, r30, t30 = (int(v) for v in db.execute(select(month.c.ret7, month.c.tot7, month.c.ret30, month.c.tot30))
+                        .first() or (0, 0, 0, 0))
+    daily = _grades(own, f.start, f.end, ["study_day"], {"n": _count(), "ms": _ms()}, user_id)
+    per_day = {_as_date(d): (int(n), _minutes(ms)) for d, n, ms in db.execute(select(daily))}
     span = (f.end - f.start).days + 1
     days = [PersonDay(d, *per_day.get(d, (0, 0))) for d in (f.start + timedelta(days=i) for i in range(span))]
     return Person(who[0], who[1], who[2], who[3], assigned, introduced, introduced - mastered, mastered, due,
