@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from scheduler.queue import MASTERED_INTERVAL
@@ -117,7 +117,11 @@ def _live_states(f: Filters, exact: bool = True) -> list:
     """States of live cards (of the filter's deck) of the people in scope. ``exact=False`` leaves the people
     check to a later join with ``_pairs`` when the scope is everyone, saving a lookup per state."""
     # Retiring a note retires its cards (services.decks.retire_note), so cards.retired alone decides.
-    where = [ReviewState.card_id.not_in(select(Card.id).where(Card.retired.is_(True)))]
+    return [ReviewState.card_id.not_in(select(Card.id).where(Card.retired.is_(True))), *_state_scope(f, exact)]
+
+
+def _state_scope(f: Filters, exact: bool = False) -> list:
+    where = []
     if exact or f.department_ids is not None or f.user_ids is not None:
         where.append(ReviewState.user_id.in_(_people_ids(f)))
     if f.deck_id is not None:
@@ -125,25 +129,43 @@ def _live_states(f: Filters, exact: bool = True) -> list:
     return where
 
 
-def _state_counts(f: Filters):  # noqa: ANN202
-    """Per person × deck: introduced, mastered, due today (overdue included), overdue, last review day."""
+def _retired_ids() -> Select:
+    return select(Card.id).where(Card.retired.is_(True))
+
+
+def _net_of_retired(build: Callable[[int], Select], keys: list[str], sums: list[str], name: str):  # noqa: ANN202
+    """``build(sign)`` aggregates states (sign 1: every state; sign −1: states of retired cards only, negated);
+    their sum is the aggregate over live cards. Few cards are retired, so this beats a NOT IN probe per state."""
+    both = union_all(build(1), build(-1)).subquery(f"{name}_parts")
+    return (select(*[both.c[k] for k in keys], *[func.sum(both.c[n]).label(n) for n in sums])
+            .group_by(*[both.c[k] for k in keys]).subquery(name))
+
+
+def _state_counts(f: Filters, last_day: bool = False):  # noqa: ANN202
+    """Per person × deck: introduced, mastered, due today (overdue included), overdue [, last review day]."""
     rs = ReviewState
-    return (
-        select(rs.user_id, rs.deck_id,
-               func.count().label("introduced"),
-               func.count().filter(rs.interval >= MASTERED_INTERVAL).label("mastered"),
-               func.count().filter(rs.due_day <= f.today).label("due"),
-               func.count().filter(rs.due_day < f.today).label("overdue"),
-               func.max(rs.last_review_day).label("last_day"))
-        .where(*_live_states(f, exact=False))
-        .group_by(rs.user_id, rs.deck_id)
-        .subquery("states")
-    )
+    if last_day:  # the matrix: a page of people, so the exact per-state check is cheap
+        return (select(rs.user_id, rs.deck_id, func.count().label("introduced"),
+                       func.count().filter(rs.interval >= MASTERED_INTERVAL).label("mastered"),
+                       func.count().filter(rs.due_day <= f.today).label("due"),
+                       func.count().filter(rs.due_day < f.today).label("overdue"),
+                       func.max(rs.last_review_day).label("last_day"))
+                .where(*_live_states(f, exact=False)).group_by(rs.user_id, rs.deck_id).subquery("states"))
+
+    def build(sign: int) -> Select:
+        query = (select(rs.user_id, rs.deck_id, (func.count() * sign).label("introduced"),
+                        (func.count().filter(rs.interval >= MASTERED_INTERVAL) * sign).label("mastered"),
+                        (func.count().filter(rs.due_day <= f.today) * sign).label("due"),
+                        (func.count().filter(rs.due_day < f.today) * sign).label("overdue"))
+                 .where(*_state_scope(f)).group_by(rs.user_id, rs.deck_id))
+        return query if sign > 0 else query.where(rs.card_id.in_(_retired_ids()))
+
+    return _net_of_retired(build, ["user_id", "deck_id"], ["introduced", "mastered", "due", "overdue"], "states")
 
 
-def _cells(f: Filters):  # noqa: ANN202
+def _cells(f: Filters, last_day: bool = False):  # noqa: ANN202
     """One row per person × assigned deck with its card and state counts."""
-    pairs, cards, states = _pairs(f), _deck_cards(), _state_counts(f)
+    pairs, cards, states = _pairs(f), _deck_cards(), _state_counts(f, last_day)
     zero = literal(0)
     return (
         select(pairs.c.user_id, pairs.c.department_id, pairs.c.deck_id, pairs.c.assigned_at, pairs.c.learn_by,
@@ -152,7 +174,7 @@ def _cells(f: Filters):  # noqa: ANN202
                func.coalesce(states.c.mastered, zero).label("mastered"),
                func.coalesce(states.c.due, zero).label("due"),
                func.coalesce(states.c.overdue, zero).label("overdue"),
-               states.c.last_day)
+               (states.c.last_day if last_day else literal(None)).label("last_day"))
         .select_from(pairs)
         .outerjoin(cards, cards.c.deck_id == pairs.c.deck_id)
         .outerjoin(states, and_(states.c.user_id == pairs.c.user_id, states.c.deck_id == pairs.c.deck_id))
@@ -163,13 +185,14 @@ Sum = Callable[[Any], Any]  # builds one aggregate from a review_logs alias
 
 
 def _grades(f: Filters, start: date, end: date, by: list[str], sums: dict[str, Sum], user_id: int | None = None,
-            exact: bool = True):  # noqa: ANN202
+            exact: bool = True, kind: str | None = None, card_ids: list[int] | None = None):  # noqa: ANN202
     """Aggregates of the grades of study days [start, end] grouped by review_logs columns ``by``.
 
     Undone grades count neither way: the same aggregates over the grades that undo rows point at are subtracted
     (an undo has the study day of its grade, so it falls in the same group). Two plain GROUP BYs read from the
     covering index cost far less than an anti-join probe per log row. ``exact=False`` leaves the people check to
-    a later join with the people when the scope is everyone.
+    a later join with the people when the scope is everyone. ``kind`` keeps only grades of that kind (an index
+    range instead of a filter).
     """
     log, undo, target = ReviewLog, aliased(ReviewLog, name="undo"), aliased(ReviewLog, name="target")
 
@@ -181,15 +204,18 @@ def _grades(f: Filters, start: date, end: date, by: list[str], sums: dict[str, S
             where.append(table.user_id.in_(_people_ids(f)))
         if f.deck_id is not None:
             where.append(table.deck_id == f.deck_id)
+        if card_ids is not None:
+            where.append(table.card_id.in_(card_ids))
         return where
 
     def aggregate(table) -> Select:  # noqa: ANN001
         keys = [getattr(table, c).label(c) for c in by]
         return select(*keys, *[build(table).label(name) for name, build in sums.items()]).group_by(*keys)
 
-    grades = aggregate(log).where(log.kind != LOG_UNDO, *scope(log)).subquery("grades")
+    grades = aggregate(log).where(log.kind == kind if kind else log.kind != LOG_UNDO, *scope(log)).subquery("grades")
     undone = (aggregate(target).select_from(undo).join(target, target.id == undo.undoes_id)
-              .where(undo.kind == LOG_UNDO, *scope(undo)).subquery("undone"))
+              .where(undo.kind == LOG_UNDO, *scope(undo), *([target.kind == kind] if kind else []))
+              .subquery("undone"))
     return (
         select(*[grades.c[c] for c in by],
                *[(func.coalesce(grades.c[n], 0) - func.coalesce(undone.c[n], 0)).label(n) for n in sums])
@@ -441,7 +467,7 @@ def matrix(db: Session, f: Filters, tz: str, limit: int | None = None, offset: i
     if limit is not None:
         people = people.limit(limit).offset(offset)
     rows = {uid: MatrixRow(uid, username, name, dept) for uid, username, name, dept in db.execute(people)}
-    cells = _cells(f.only(rows)).subquery("cells")
+    cells = _cells(f.only(rows), last_day=True).subquery("cells")
     query = select(cells)
     deck_ids: set[int] = set()
     for r in db.execute(query).mappings():
@@ -464,11 +490,12 @@ def forecast(db: Session, f: Filters, days: int = FORECAST_DAYS) -> list[tuple[d
     """Cards due per study day from today on (overdue ones count for today): live cards of assigned decks."""
     rs, pairs = ReviewState, _pairs(f)
     last = f.today + timedelta(days=days - 1)
-    day = case((rs.due_day < f.today, f.today), else_=rs.due_day)
-    query = (select(day, func.count())
-             .join(pairs, and_(pairs.c.user_id == rs.user_id, pairs.c.deck_id == rs.deck_id))
-             .where(*_live_states(f, exact=False), rs.due_day <= last).group_by(day))
-    counts = {_as_date(d): int(n) for d, n in db.execute(query)}
+    # Group by the stored day first (read in index order), then fold the overdue days into today.
+    per_day = (select(rs.due_day, func.count().label("n"))
+               .join(pairs, and_(pairs.c.user_id == rs.user_id, pairs.c.deck_id == rs.deck_id))
+               .where(*_live_states(f, exact=False), rs.due_day <= last).group_by(rs.due_day).subquery("per_day"))
+    day = case((per_day.c.due_day < f.today, f.today), else_=per_day.c.due_day)
+    counts = {_as_date(d): int(n) for d, n in db.execute(select(day, func.sum(per_day.c.n)).group_by(day))}
     return [(f.today + timedelta(days=i), counts.get(f.today + timedelta(days=i), 0)) for i in range(days)]
 
 
@@ -529,27 +556,27 @@ def hardest_cards(db: Session, f: Filters, sort: str = "retention", limit: int =
     ``user_id`` narrows it to one person. The state figures are then read for the chosen cards only."""
     rs = ReviewState
     scope = f.only({user_id}) if user_id is not None else f
-    logs = _grades(scope, f.start, f.end, ["card_id"], {
-        "retained": _count(is_review, passed), "total": _count(is_review), "failed": _count(is_review, failed)},
-        user_id)
-    retired = select(Card.id).where(Card.retired.is_(True))
+    sums = {"retained": _count(passed), "total": _count(), "failed": _count(failed)}
     sort = sort if sort in CARD_SORTS else "retention"
     if sort == "easiness":
-        ranked = (select(rs.card_id, func.avg(rs.easiness_cents).label("ef")).where(*_live_states(scope))
-                  .group_by(rs.card_id).order_by(func.avg(rs.easiness_cents), rs.card_id).limit(limit))
+        ranked = (select(rs.card_id).where(*_live_states(scope)).group_by(rs.card_id)
+                  .order_by(func.avg(rs.easiness_cents), rs.card_id).limit(limit))
+        chosen = list(db.scalars(ranked))
+        logs = _grades(scope, f.start, f.end, ["card_id"], sums, user_id, kind=LOG_REVIEW, card_ids=chosen)
+        rows = db.execute(select(logs)).all() if chosen else []
     else:
-        live = and_(logs.c.card_id.not_in(retired), logs.c.total > 0)
-        order = ([logs.c.retained * 1.0 / logs.c.total, logs.c.total.desc()] if sort == "retention"
-                 else [logs.c.failed.desc(), logs.c.retained * 1.0 / logs.c.total])
-        ranked = select(logs.c.card_id).where(live).order_by(*order, logs.c.card_id).limit(limit)
-    chosen = [row[0] for row in db.execute(ranked)]
+        logs = _grades(scope, f.start, f.end, ["card_id"], sums, user_id, kind=LOG_REVIEW)
+        rate = logs.c.retained * 1.0 / logs.c.total
+        order = [rate, logs.c.total.desc()] if sort == "retention" else [logs.c.failed.desc(), rate]
+        rows = db.execute(select(logs).where(logs.c.card_id.not_in(_retired_ids()), logs.c.total > 0)
+                          .order_by(*order, logs.c.card_id).limit(limit)).all()
+        chosen = [row[0] for row in rows]
     if not chosen:
         return []
+    period = {cid: (int(r), int(t), int(x)) for cid, r, t, x in rows}
     states = dict((cid, (n, lapses, ef)) for cid, n, lapses, ef in db.execute(
         select(rs.card_id, func.count(), func.sum(rs.lapses), func.avg(rs.easiness_cents))
         .where(rs.card_id.in_(chosen), rs.user_id.in_(_people_ids(scope))).group_by(rs.card_id)))
-    period = {cid: (int(r), int(t), int(x)) for cid, r, t, x in db.execute(
-        select(logs).where(logs.c.card_id.in_(chosen)))}
     info = {cid: rest for cid, *rest in db.execute(
         select(Card.id, Card.note_id, Card.deck_id, Deck.title, Note.text, Card.ord)
         .join(Note, Note.id == Card.note_id).join(Deck, Deck.id == Card.deck_id).where(Card.id.in_(chosen)))}
