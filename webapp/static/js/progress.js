@@ -18,7 +18,9 @@
                  borderColor: COLOURS[i % COLOURS.length], borderWidth: line ? 2 : 0, pointRadius: line ? 2 : 0,
                  tension: 0.2 };
       });
-      var horizontal = !line && spec.labels.length > 6;  // many departments read better as horizontal bars
+      // Many departments read better as horizontal bars, one row each (CSSOM height: allowed under the CSP).
+      var horizontal = !!spec.percent && spec.labels.length > 6;
+      if (horizontal) { canvas.parentNode.style.height = Math.max(260, spec.labels.length * 30 + 60) + "px"; }
       var chart = new window.Chart(canvas, {
         type: line ? "line" : "bar",
         data: { labels: spec.labels, datasets: datasets },
