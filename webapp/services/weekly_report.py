@@ -20,6 +20,7 @@ from scheduler.queue import MASTERED_INTERVAL
 from scheduler.sm2 import PASSING_QUALITY
 
 from ..models import LOG_REVIEW, LOG_UNDO, ROLE_STAFF, Card, Department, Note, ReviewLog, ReviewState, User
+from .exports import neutralise
 
 NO_DEPARTMENT = "（未分部门）"
 
@@ -166,7 +167,7 @@ def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[object]]
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append(row)
+        ws.append([neutralise(value) for value in row])  # names come from staff imports: no formulas
     for index, text in enumerate(header, start=1):
         ws.column_dimensions[get_column_letter(index)].width = max(10, 2 * len(text) + 4)
         if "保持率" in text:
