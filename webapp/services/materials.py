@@ -10,6 +10,7 @@ import json
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,15 @@ def pending_dir(instance_path: str, kind: str = "materials") -> Path:
     return path
 
 
+def safe_filename(filename: str) -> str:
+    """The base name of an upload: no folder of either slash, no control characters or leading dots, at most 200
+    characters (the column holds 255; PostgreSQL refuses NUL in text)."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
+    suffix = Path(name).suffix[:20]
+    return name[: 200 - len(suffix)] + suffix if len(name) > 200 else name
+
+
 def _check_size(data: bytes, filename: str) -> None:
     suffix = Path(filename).suffix.lower()
     limit = MAX_TEXT_BYTES if suffix in TEXT_SUFFIXES else MAX_UPLOAD_BYTES
@@ -68,7 +78,7 @@ def _check_size(data: bytes, filename: str) -> None:
 def preview_upload(db: Session, instance_path: str, data: bytes, filename: str, *, title: str, term: str,
                    week: int | None, identity: str = "") -> UploadPreview:
     """Read and extract an upload, compare it with the material of the same identity, keep it pending."""
-    filename = Path(filename or "").name or "material.txt"
+    filename = safe_filename(filename) or "material.txt"
     suffix = Path(filename).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         raise UploadError(f"不支持“{suffix or '无扩展名'}”文件：请上传 .txt、.docx 或 .pdf，或直接粘贴文本。")
