@@ -59,8 +59,12 @@ def managed_ids(db: Session, actor: User | None) -> set[int] | None:
 
 
 def may_manage(db: Session, actor: User, target: User) -> bool:
+    """Super admins manage everyone; a department admin only the *staff* of their departments: resetting the
+    password of an administrator who sits in that department would hand over that administrator's rights."""
     scope = managed_ids(db, actor)
-    return scope is None or (target.department_id is not None and target.department_id in scope)
+    if scope is None:
+        return True
+    return target.role == ROLE_STAFF and target.department_id is not None and target.department_id in scope
 
 
 def visible_departments(db: Session, actor: User) -> list[Department]:
@@ -420,6 +424,8 @@ def _plan_row(r: ImportRow, actor: User | None, users: dict[str, User], depts: d
         return
     if scope is not None and (user.department_id is None or user.department_id not in scope):
         r.errors.append(f"工号 {r.username} 已存在且属于其他部门，您无权修改。")
+    elif scope is not None and user.role != ROLE_STAFF:
+        r.errors.append(f"工号 {r.username} 是管理员，只有超级管理员可以修改：请从表格中删除这一行。")
     current_dept = user.department.name if user.department else ""
     if r.name != user.name:
         r.changes.append(f"姓名：{user.name} → {r.name}")
