@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -29,6 +30,12 @@ def api_login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _now() -> datetime:
+    """Aware UTC now; tests (and a dry run) set app.config["CLOCK"] to a callable to move time."""
+    clock = current_app.config.get("CLOCK") or utcnow
+    return clock()
+
+
 def _tz() -> str:
     return current_app.config["TIMEZONE"]
 
@@ -44,7 +51,7 @@ def _failed(exc: service.ReviewError) -> Response:
 @bp.get("/review/next")
 @api_login_required
 def review_next() -> Response:
-    today = service.study_day(utcnow(), _tz())
+    today = service.study_day(_now(), _tz())
     payload = service.next_card(get_db(), _secret(), current_user, today)
     if payload is None:
         return Response(status=204)
@@ -61,7 +68,7 @@ def review_grade(card_id: int) -> Response:
         return error_response(400, "bad_request", "请求内容应为 JSON：{\"quality\": 0-5, \"token\": \"…\"}。")
     try:
         result = service.grade_card(get_db(), _secret(), current_user, card_id, body.get("quality"),
-                                    body.get("token"), body.get("ms"), utcnow(), _tz())
+                                    body.get("token"), body.get("ms"), _now(), _tz())
     except service.ReviewError as exc:
         return _failed(exc)
     return jsonify(result)
@@ -71,7 +78,7 @@ def review_grade(card_id: int) -> Response:
 @api_login_required
 def review_undo() -> Response:
     try:
-        payload = service.undo_last(get_db(), _secret(), current_user, utcnow(), _tz())
+        payload = service.undo_last(get_db(), _secret(), current_user, _now(), _tz())
     except service.ReviewError as exc:
         return _failed(exc)
     return jsonify(payload)
@@ -80,5 +87,5 @@ def review_undo() -> Response:
 @bp.get("/review/summary")
 @api_login_required
 def review_summary() -> Response:
-    today = service.study_day(utcnow(), _tz())
+    today = service.study_day(_now(), _tz())
     return jsonify(day_figures(get_db(), current_user, today))
