@@ -285,9 +285,10 @@ class ReviewState(Base):
         Index("ix_review_states_deck_interval", "deck_id", "interval"),
         # Added by migration 0002_review: today's same-day repeats, per-deck progress counts.
         Index("ix_review_states_user_last_review", "user_id", "last_review_day"),
-        # Migration 0004_progress extends (user_id, deck_id, interval) so the progress dashboard's per person × deck
-        # counts are read from the index alone.
-        Index("ix_review_states_user_deck_progress", "user_id", "deck_id", "interval", "due_day", "card_id",
+        Index("ix_review_states_user_deck_interval", "user_id", "deck_id", "interval"),
+        # Added by migration 0004_progress: the progress dashboard's per person × deck counts from the index alone,
+        # and its due forecast as a due_day range per person × deck.
+        Index("ix_review_states_user_deck_due", "user_id", "deck_id", "due_day", "interval", "card_id",
               "last_review_day"),
     )
 

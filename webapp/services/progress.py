@@ -514,7 +514,8 @@ class TrendDay:
 
 def trend(db: Session, f: Filters) -> list[TrendDay]:
     """Kept grades, people who studied and minutes per study day of [start, end] (days without any: zeros)."""
-    per_user_day = _grades(f, f.start, f.end, ["study_day", "user_id"], {"n": _count(), "ms": _ms()})
+    # (user, day) is the covering index's order, so this GROUP BY streams without a sort.
+    per_user_day = _grades(f, f.start, f.end, ["user_id", "study_day"], {"n": _count(), "ms": _ms()})
     query = (select(per_user_day.c.study_day, func.sum(per_user_day.c.n),
                     func.count().filter(per_user_day.c.n > 0), func.sum(per_user_day.c.ms))
              .group_by(per_user_day.c.study_day))
