@@ -218,8 +218,12 @@ def staff_import() -> str | tuple[str, int]:
     plan = plan_import(get_db(), current_user, data, upload.filename)
     token = None
     if plan.ok:
-        token = store_pending(current_app.instance_path, data,
-                              {"filename": upload.filename, "sha256": sha256(data)}, kind="imports")
+        try:
+            token = store_pending(current_app.instance_path, data,
+                                  {"filename": upload.filename, "sha256": sha256(data)}, kind="imports")
+        except UploadError as exc:  # disk full: the plan is fine but cannot wait for confirmation
+            flash(str(exc), "error")
+            return render_template("admin/staff_import.html", plan=None), 507
     return render_template("admin/staff_import.html", plan=plan, token=token, filename=upload.filename), \
         200 if plan.ok else 422
 

@@ -129,8 +129,14 @@ def store_pending(instance_path: str, data: bytes, meta: dict, kind: str = "mate
     folder = pending_dir(instance_path, kind)
     _sweep(folder)
     token = secrets.token_urlsafe(24)
-    (folder / f"{token}.bin").write_bytes(data)
-    (folder / f"{token}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    try:
+        (folder / f"{token}.bin").write_bytes(data)
+        (folder / f"{token}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:
+        # Disk full or read-only: drop the half-written pair and say so, rather than a 500.
+        discard_pending(instance_path, token, kind)
+        raise UploadError(f"服务器无法暂存上传的文件（{exc.strerror or exc}）：请检查实例目录 {folder} 的磁盘空间"
+                          "和写权限后重试，或联系系统管理员。") from None
     return token
 
 
