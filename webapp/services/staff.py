@@ -297,7 +297,10 @@ def read_table(data: bytes, filename: str) -> list[list[str]]:
             dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;，")
         except csv.Error:
             dialect = csv.excel
-        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text), dialect)]
+        try:
+            return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""), dialect)]
+        except csv.Error as exc:  # e.g. a stray carriage return in an unquoted cell
+            raise StaffError(f"CSV 文件格式有误（{exc}）：请在 Excel 中另存为“CSV UTF-8”后重新上传。") from None
     raise StaffError("只支持 .csv 和 .xlsx 文件：请在 Excel 中另存为这两种格式之一。")
 
 
