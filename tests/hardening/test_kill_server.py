@@ -10,6 +10,7 @@ through SM-2) agrees with every stored state.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -95,7 +96,7 @@ def person_loop(base: str, username: str, phase: dict[str, Any], ledger: Ledger,
                 with ledger.lock:
                     ledger.errors.append(f"{username}: grade HTTP {resp.status} {payload[:200]!r}")
                 pending = None
-        except (OSError, ConnectionError, ValueError):
+        except (OSError, ConnectionError, ValueError, http.client.HTTPException):
             # The server is down (killed) or restarting: wait and try again, keeping the pending grade.
             time.sleep(0.1)
 
