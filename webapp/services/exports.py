@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -82,30 +83,40 @@ def _sheet_title(title: str, taken: set[str]) -> str:
 
 
 def xlsx_bytes(tables: Sequence[Table]) -> bytes:
-    """One sheet per table: bold frozen header, column widths fitted to the content, shares as 0.0%."""
-    wb = Workbook()
+    """One sheet per table: bold frozen header, column widths fitted to the content, shares as 0.0%.
+
+    Written in openpyxl's write-only (streaming) mode: several times faster on the tens of thousands of rows
+    of a whole institution's staff × deck table, and memory stays flat."""
+    wb = Workbook(write_only=True)
     taken: set[str] = set()
-    for index, table in enumerate(tables):
-        ws = wb.active if index == 0 else wb.create_sheet()
-        assert ws is not None
-        ws.title = _sheet_title(table.title, taken)
-        ws.append([neutralise(h) for h in table.header])
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in table.rows:
-            ws.append([neutralise(v) for v in row])
-        for col, head in enumerate(table.header, start=1):
-            letter = get_column_letter(col)
-            widths = [_display_width(head)] + [_display_width(r[col - 1]) for r in table.rows[:500]]
-            ws.column_dimensions[letter].width = min(MAX_WIDTH, max(8, max(widths) + 2))
-            if head in table.percent:
-                for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                    cell.number_format = "0.0%"
-            else:
-                for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                    if isinstance(cell.value, date | datetime):
-                        cell.number_format = "yyyy-mm-dd"
+    bold = Font(bold=True)
+    for table in tables:
+        ws = wb.create_sheet(_sheet_title(table.title, taken))
         ws.freeze_panes = "A2"
+        for col, head in enumerate(table.header, start=1):  # widths must be set before the first row
+            widths = [_display_width(head)] + [_display_width(r[col - 1]) for r in table.rows[:500]]
+            ws.column_dimensions[get_column_letter(col)].width = min(MAX_WIDTH, max(8, max(widths) + 2))
+        header = []
+        for head in table.header:
+            cell = WriteOnlyCell(ws, value=neutralise(head))
+            cell.font = bold
+            header.append(cell)
+        ws.append(header)
+        percent = [h in table.percent for h in table.header]
+        for row in table.rows:
+            ws.append([_xlsx_cell(ws, value, pct) for value, pct in zip(row, percent, strict=True)])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _xlsx_cell(ws, value: object, percent: bool) -> object:  # noqa: ANN001
+    if percent and isinstance(value, int | float):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = "0.0%"
+        return cell
+    if isinstance(value, date | datetime):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = "yyyy-mm-dd"
+        return cell
+    return neutralise(value)
