@@ -250,6 +250,9 @@ def test_hsts_only_behind_https_proxy(db_url: str, tmp_path: Any, make_user: Any
         assert "Strict-Transport-Security" not in bare.headers, path
         counts.add("header_checks", 2)
     assert token
+    from webapp.db import get_engine
+
+    get_engine(proxied).dispose()
 
 
 def _login_over(client: FlaskClient, headers: dict[str, str]) -> str:

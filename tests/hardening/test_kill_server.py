@@ -138,7 +138,7 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(app: Flask, db_url: str, tmp_
             server.kill()
             server.wait(5)
     assert not ledger.errors, ledger.errors[:5]
-    assert acked_before_kill > PEOPLE, "the clients were grading when the server was killed"
+    assert acked_before_kill > PEOPLE, f"the clients were grading when the server was killed ({acked_before_kill})"
     assert len(ledger.acked) > acked_before_kill, "grading resumed after the restart"
     assert len(set(ledger.acked)) == len(ledger.acked)
 
@@ -152,7 +152,8 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(app: Flask, db_url: str, tmp_
     missing = set(ledger.acked) - found
     assert not missing, f"{len(missing)} acknowledged grades are not in the review log"
     # Grades in flight at the kill were either committed (then retried and acknowledged) or rolled back.
-    assert len(logged) == len(ledger.acked)
+    extra = found - set(ledger.acked)
+    assert not extra, f"{len(extra)} logged grades were never acknowledged (retried {ledger.retried})"
     assert report.ok, report.problems[:5]
     counts.add("grades_acknowledged", len(ledger.acked))
     counts.add("grades_found_after_recovery", len(found & set(ledger.acked)))
