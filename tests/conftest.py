@@ -25,6 +25,8 @@ from webapp.db import get_engine, session_scope
 from webapp.models import Base
 from webapp.services.users import create_user
 
+pytest_plugins = ["browser_fixtures"]
+
 PG_URL = os.environ.get("TIFA_TEST_DATABASE_URL", "")
 
 

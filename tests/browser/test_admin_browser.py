@@ -10,10 +10,10 @@ from typing import Any
 
 import docx
 import pytest
-from admin_helpers import material_text
 from flask import Flask
 from sqlalchemy import select
 
+from admin_helpers import material_text
 from helpers import PASSWORD
 from webapp.db import session_scope
 from webapp.models import AuditLog, Deck, DeckAssignment, Note

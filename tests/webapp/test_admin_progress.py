@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +15,6 @@ import pytest
 from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from helpers import PASSWORD, login
 from scheduler.study_day import study_day
@@ -419,56 +416,12 @@ def test_super_admin_filters_by_deck_and_range(client, world: World) -> None:  #
 
 # ---------------------------------------------------------------- in a real browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-quic"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-BROWSER = [pytest.mark.browser,
-           pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: install Debian's chromium")]
-
-
-@pytest.fixture
-def served(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
-@pytest.fixture
-def phone() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                      is_mobile=True, has_touch=True)
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        page.errors = []  # type: ignore[attr-defined]
-        page.on("console", lambda m: m.type == "error" and not m.text.startswith("Failed to load resource")
-                and page.errors.append(m.text))
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
-                and page.errors.append(f"HTTP {r.status} {r.url}"))
-        try:
-            yield page
-        finally:
-            browser.close()
-
-
-@BROWSER[0]
-@BROWSER[1]
-def test_dashboard_and_person_page_on_a_phone(served: str, phone: Any, world: World) -> None:
+@pytest.mark.browser
+def test_dashboard_and_person_page_on_a_phone(live_server: str, new_page: Any, world: World, artifacts: Path) -> None:
     """Charts drawn from data-* attributes under the app's CSP (no console errors or CSP violations), the
     department table sorts, the person page's heatmap; on a phone-sized screen in Debian's Chromium."""
-    page = phone
+    page = new_page(phone=True)
+    served = live_server
     page.goto(f"{served}/login")
     page.fill("#username", "boss")
     page.fill("#password", PASSWORD)
@@ -488,11 +441,10 @@ def test_dashboard_and_person_page_on_a_phone(served: str, phone: Any, world: Wo
     assert header.get_attribute("aria-sort") == "descending"
     assert page.locator("#departments tbody tr").first.get_attribute("data-department") == "乙部"
     assert page.locator("#h-staff").inner_text() == "3"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "progress-phone.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "progress-phone.png"), full_page=True)
     page.locator("#matrix a", has_text="用户a1").click()
     page.wait_for_selector("#chart-person[data-drawn]")
     assert page.locator("#p-due").inner_text() == "2"
     assert page.locator(f"#heatmap .heat[data-day='{world.today.isoformat()}']").get_attribute("class") != "heat l0"
-    page.screenshot(path=str(ARTIFACTS / "progress-person-phone.png"), full_page=True)
-    assert page.errors == []
+    page.screenshot(path=str(artifacts / "progress-person-phone.png"), full_page=True)
+    assert page.console_errors == []

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from review_helpers import NOON, ReviewClient, make_deck
 from sqlalchemy import func, select, update
 
 from helpers import login
+from review_helpers import NOON, ReviewClient, make_deck
 from scheduler.queue import QueueCard, order_today
 from webapp.db import session_scope
 from webapp.models import Card, Deck, Note, ReviewLog, ReviewState, User

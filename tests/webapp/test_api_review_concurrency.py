@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from review_helpers import ReviewClient, make_deck
 from sqlalchemy import func, select
 
 from helpers import login
+from review_helpers import ReviewClient, make_deck
 from webapp.db import session_scope
 from webapp.models import ReviewLog, ReviewState
 

@@ -6,10 +6,10 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import pg_server
 import pytest
 from flask import Flask
 
+import pg_server
 from helpers import csrf_token
 from webapp import create_app
 from webapp.bootstrap import upgrade_schema

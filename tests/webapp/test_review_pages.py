@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from review_helpers import NOON, ReviewClient, make_deck
 
 from helpers import login
+from review_helpers import NOON, ReviewClient, make_deck
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""Live-browser fixtures: the app served by Werkzeug on a free loopback port, and Debian's Chromium.
+"""Live-browser fixtures (a pytest plugin loaded by tests/conftest.py, so every folder shares ONE
+Chromium: two sync Playwright instances in one process refuse to start).
 
-Other browser tests reuse these: ``live_server`` (base URL of a running app built by the ``app``
+The app served by Werkzeug on a free loopback port, and Debian's Chromium. Browser tests use
+``live_server`` (base URL of a running app built by the ``app``
 fixture), ``browser`` (one Chromium per session) and ``new_page`` (a page in a fresh context,
 desktop by default, or a phone with ``phone=True``). Screenshots go to ``test-artifacts/``.
 """
@@ -19,7 +21,7 @@ from werkzeug.serving import make_server
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 860}}
 
