@@ -29,7 +29,7 @@ MB = 1024 * 1024
 MAX_PEAK_BYTES = 120 * MB  # Python allocations during one refused upload (payloads here are up to 22 MB)
 # pypdf stops inflating at 75 MB per stream and per concatenated page contents (LimitReachedError): a page of
 # twenty 70 MB bombs peaks near 300 MB while pypdf holds one bomb and the joined contents.
-MAX_PDF_PEAK_BYTES = 320 * MB
+MAX_PDF_PEAK_BYTES = 384 * MB
 MAX_SECONDS = 10.0
 
 
