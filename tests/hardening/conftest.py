@@ -1,4 +1,4 @@
-"""Hardening suite: hypothesis profiles, the browser fixtures, and the counts that SECURITY.md reports.
+"""Hardening suite: hypothesis profiles and the counts that SECURITY.md reports (browser fixtures: browser_fixtures).
 
 Profiles: ``ci`` (default, bounded so the suite stays fast), ``dev`` and ``long`` (``HYPOTHESIS_PROFILE=long``
 for an overnight run). Every test adds what it tried to ``counts``; at the end of the run the totals are
@@ -25,7 +25,6 @@ settings.register_profile("long", max_examples=5000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-_TOTALS: Counter[str] = Counter()
 # Per-test contributions, so a re-run of one test replaces its own figures instead of adding to them.
 _BY_TEST: dict[str, Counter[str]] = {}
 
@@ -38,7 +37,6 @@ class Counts:
 
     def add(self, name: str, n: int = 1) -> None:
         self._bucket[name] += n
-        _TOTALS[name] += n
 
 
 @pytest.fixture
