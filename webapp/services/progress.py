@@ -255,8 +255,37 @@ def _minutes(ms: int | None) -> int:
 
 # ---------------------------------------------------------------- departments and the header
 
+class _Shares:
+    """The shares shown for a department row and for the header (both carry the same counts)."""
+
+    staff: int
+    active: int
+    retained: int
+    retention_total: int
+    queue_people: int
+    cleared: int
+    assigned: int
+    mastered: int
+
+    @property
+    def participation(self) -> float | None:
+        return share(self.active, self.staff)
+
+    @property
+    def mastered_share(self) -> float | None:
+        return share(self.mastered, self.assigned)
+
+    @property
+    def retention(self) -> float | None:
+        return share(self.retained, self.retention_total)
+
+    @property
+    def cleared_share(self) -> float | None:
+        return share(self.cleared, self.queue_people)
+
+
 @dataclass
-class DepartmentRow:
+class DepartmentRow(_Shares):
     """One department's people in scope. Activity figures cover [start, end] unless named after today / 7 days;
     card figures are the current state. Every field is additive, so the header is their sum."""
 
@@ -277,22 +306,6 @@ class DepartmentRow:
     mastered: int
     due_today: int
     overdue: int
-
-    @property
-    def participation(self) -> float | None:
-        return share(self.active, self.staff)
-
-    @property
-    def mastered_share(self) -> float | None:
-        return share(self.mastered, self.assigned)
-
-    @property
-    def retention(self) -> float | None:
-        return share(self.retained, self.retention_total)
-
-    @property
-    def cleared_share(self) -> float | None:
-        return share(self.cleared, self.queue_people)
 
 
 def departments(db: Session, f: Filters) -> list[DepartmentRow]:
@@ -347,7 +360,7 @@ def departments(db: Session, f: Filters) -> list[DepartmentRow]:
 
 
 @dataclass
-class Header:
+class Header(_Shares):
     """The whole scope: the sum of the department rows (so the header always agrees with the table)."""
 
     staff: int
@@ -365,22 +378,6 @@ class Header:
     mastered: int
     due_today: int
     overdue: int
-
-    @property
-    def cleared_share(self) -> float | None:
-        return share(self.cleared, self.queue_people)
-
-    @property
-    def mastered_share(self) -> float | None:
-        return share(self.mastered, self.assigned)
-
-    @property
-    def retention(self) -> float | None:
-        return share(self.retained, self.retention_total)
-
-    @property
-    def participation(self) -> float | None:
-        return share(self.active, self.staff)
 
 
 HEADER_FIELDS = ("staff", "active", "reviews", "minutes", "retained", "retention_total", "active_today",
