@@ -25,7 +25,7 @@ from webapp.db import get_engine, session_scope
 from webapp.models import Base
 from webapp.services.users import create_user
 
-pytest_plugins = ["browser_fixtures"]
+pytest_plugins = ["browser_fixtures", "smtp_helpers"]
 
 PG_URL = os.environ.get("TIFA_TEST_DATABASE_URL", "")
 

@@ -3,12 +3,9 @@ wiring, and the admin page (run now through the same claim)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,11 +16,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
+from smtp_helpers import Inbox
 from sqlalchemy import func, select
 
 from helpers import csrf_token, login
@@ -40,32 +37,6 @@ TZ = "Asia/Shanghai"
 
 def at(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
-        with self.lock:
-            self.received.append((list(envelope.rcpt_tos),
-                                  email.message_from_bytes(envelope.content, policy=email.policy.default)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -115,7 +86,7 @@ def test_two_schedulers_racing_on_one_period_send_one_set_of_mails(
     with session_scope(app) as db:
         runs = db.scalars(select(JobRun).where(JobRun.job == spec.REMIND)).all()
     assert [(r.status, r.summary.split("：")[1][:4]) for r in runs] == [("ok", "发送 3")]
-    assert sorted(r[0] for r, _ in inbox.received) == ["s1@example.edu", "s2@example.edu", "s3@example.edu"]
+    assert sorted(r[0] for _, r, _ in inbox.received) == ["s1@example.edu", "s2@example.edu", "s3@example.edu"]
     assert count(app, Notification) == 3
 
 
