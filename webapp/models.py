@@ -419,3 +419,41 @@ class SsoSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+# -- Calendar: terms and holiday pauses (scheduler/calendar.py holds the rules) ------------------------
+
+PAUSE_KINDS = ("寒假", "暑假", "节假日", "其他")
+
+
+class Term(Base):
+    """A teaching term (学期), institution-wide; shown on the calendar page to place the pauses."""
+
+    __tablename__ = "terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("last_day >= first_day", name="days"),)
+
+
+class Pause(Base):
+    """A holiday (寒假/暑假/节假日) for everyone: study days first_day..last_day inclusive. No reminders,
+    streaks kept, and cards due inside move to the study days after it."""
+
+    __tablename__ = "pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default="其他")
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date, index=True)  # grading asks for pauses not yet over
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("last_day >= first_day", name="days"),
+        CheckConstraint("kind in ('寒假', '暑假', '节假日', '其他')", name="kind"),
+    )
