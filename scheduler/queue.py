@@ -1,7 +1,8 @@
 """Which cards a person reviews today, and in what order (DESIGN.md, SM-2 section).
 
-Order: overdue reviews (oldest due first), reviews due today, same-day repeats of cards
-graded below 4, then new cards up to the deck's daily limit. The web app runs the same
+Order: overdue reviews (oldest due first, then by deck and card), reviews due today (by deck and
+card), same-day repeats of cards graded below 4 (oldest grade first), then new cards in deck
+order (by position) up to the deck's daily limit. The web app runs the same
 rules as indexed SQL; tests check both agree.
 """
 
@@ -72,8 +73,10 @@ def order_today(cards: Iterable[QueueCard], today: date,
         b = bucket(card, today)
         if b is not None:
             buckets[b].append(card)
-    buckets[Bucket.OVERDUE].sort(key=lambda c: (c.due, c.deck_id, c.position, c.card_id))
-    buckets[Bucket.DUE].sort(key=lambda c: (c.deck_id, c.position, c.card_id))
+    # Reviews by (due, deck, card), not by position: an index on those columns serves them in order
+    # (webapp's ix_review_states_user_due_order), so finding the next one costs the same at any size.
+    buckets[Bucket.OVERDUE].sort(key=lambda c: (c.due, c.deck_id, c.card_id))
+    buckets[Bucket.DUE].sort(key=lambda c: (c.deck_id, c.card_id))
     buckets[Bucket.RELEARN].sort(key=lambda c: (c.last_reviewed or datetime.min, c.card_id))
     buckets[Bucket.NEW].sort(key=lambda c: (c.deck_id, c.position, c.card_id))
     allowance = dict(new_left or {})

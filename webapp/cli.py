@@ -288,12 +288,18 @@ def backup_restore(file: str, force: bool) -> None:
 
 
 @main.command()
-def check() -> None:
+@click.option("--repair", is_flag=True, help="First rebuild the due tallies and live-card counts.")
+def check(repair: bool) -> None:
     """Replay the review log through SM-2 and compare with every stored review state."""
     from .db import session_scope
+    from .services import tallies
     from .services.integrity import check as run_check
 
     app = _app()
+    if repair:
+        with session_scope(app, write=True) as db:
+            tallies.rebuild(db)
+        click.echo("已重新统计到期计数 / due tallies rebuilt")
     with session_scope(app) as db:
         report = run_check(db)
     click.echo(f"已检查 {report.cards_checked} 张卡片、重放 {report.grades_replayed} 次评分 / "

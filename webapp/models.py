@@ -182,6 +182,8 @@ class Deck(Base):
     week: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=DECK_DRAFT)
     new_per_day: Mapped[int] = mapped_column(Integer, default=20)
+    # Cards not retired; kept by database triggers (see DueTally), read by Today's unseen counts.
+    live_cards: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     published_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -280,7 +282,9 @@ class ReviewState(Base):
 
     __table_args__ = (
         UniqueConstraint("user_id", "card_id", name="uq_review_states_user_card"),
-        Index("ix_review_states_user_due", "user_id", "due_day"),
+        # Replaced ix_review_states_user_due in migration 0007_queue_order: overdue and due cards in serving
+        # order (due day, deck, card), so the next card is the first index entry that qualifies.
+        Index("ix_review_states_user_due_order", "user_id", "due_day", "deck_id", "card_id"),
         Index("ix_review_states_user_deck_introduced", "user_id", "deck_id", "introduced_day"),
         Index("ix_review_states_deck_interval", "deck_id", "interval"),
         # Added by migration 0002_review: today's same-day repeats, per-deck progress counts.
@@ -291,6 +295,23 @@ class ReviewState(Base):
         Index("ix_review_states_user_deck_due", "user_id", "deck_id", "due_day", "interval", "card_id",
               "last_review_day"),
     )
+
+
+class DueTally(Base):
+    """How many of a person's live cards in a deck fall due on one day, and how many of them are mastered.
+
+    Database triggers on review_states and cards keep these rows (migration 0007_queue_order), so every writer
+    keeps them right without knowing they exist; rows at zero are deleted. Today's counts sum a few of these
+    rows instead of counting every card a person has learned. ``tifa check`` compares them with a recount.
+    """
+
+    __tablename__ = "due_tallies"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    deck_id: Mapped[int] = mapped_column(ForeignKey("decks.id", ondelete="CASCADE"), primary_key=True)
+    due_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    cards: Mapped[int] = mapped_column(Integer)
+    mastered: Mapped[int] = mapped_column(Integer)
 
 
 class ReviewLog(Base):

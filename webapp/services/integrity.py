@@ -3,7 +3,8 @@
 The review log is the source of truth: replaying each card's non-undone ``learn`` and
 ``review`` rows from a new card must give exactly the stored repetitions, easiness and
 interval, and the due day must be the last such grade's study day plus that interval.
-Rows are streamed in (user, card, id) order, so memory stays flat.
+Rows are streamed in (user, card, id) order, so memory stays flat. It also recounts the due tallies
+behind Today's figures (services.tallies) and reports where the kept counts drifted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from scheduler.sm2 import Sm2State, grade
 
 from ..models import LOG_LEARN, LOG_REVIEW, ReviewLog, ReviewState
+from . import tallies
 
 
 @dataclass
@@ -76,7 +78,17 @@ def check(db: Session, limit_problems: int = 100) -> CheckReport:
         report.cards_checked += 1
         if len(report.problems) < limit_problems:
             report.problems.append(f"用户 {key[0]} 卡片 {key[1]}：有复习状态 {_show(found)} 但没有对应的复习日志")
+    for d in tallies.drift(db, limit=max(0, limit_problems - len(report.problems))):
+        report.problems.append(_show_drift(d))
     return report
+
+
+def _show_drift(d: tallies.TallyDrift) -> str:
+    if d.what == "deck":
+        return f"卡组 {d.key[0]}：记录的有效卡片数 {d.kept}，实际 {d.counted}（可用 tifa check --repair 重新统计）"
+    user_id, deck_id, day = d.key
+    return (f"用户 {user_id} 卡组 {deck_id} {day} 到期计数：记录为 {d.kept}，实际 {d.counted}"
+            f"（可用 tifa check --repair 重新统计）")
 
 
 def _show(replayed: Replayed | None) -> str:

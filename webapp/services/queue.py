@@ -17,10 +17,10 @@ from datetime import date, timedelta
 from sqlalchemy import Select, and_, func, not_, select
 from sqlalchemy.orm import Session, aliased
 
-from scheduler.queue import MASTERED_INTERVAL, Bucket
+from scheduler.queue import Bucket
 from scheduler.sm2 import PASSING_QUALITY
 
-from ..models import LOG_REVIEW, LOG_UNDO, Card, Deck, Note, ReviewLog, ReviewState, User
+from ..models import LOG_REVIEW, LOG_UNDO, Card, Deck, DueTally, Note, ReviewLog, ReviewState, User
 from .visibility import assigned_deck_ids
 
 #: How far back the streak looks; older history does not change today's figure much.
@@ -117,26 +117,71 @@ def _state_cards(db: Session, user: User) -> Select:
     )
 
 
-def _count_states(db: Session, user: User, *where: object) -> int:
-    """COUNT of the person's live review states matching ``where``.
+@dataclass
+class DeckTally:
+    """One person's counts in one deck, summed from due_tallies (kept by triggers, models.DueTally)."""
 
-    Counts skip the notes table: retiring a note retires its cards too (services.decks.retire_note),
-    so ``cards.retired`` alone decides, and a count stays one index range plus one card lookup a row.
+    overdue: int = 0
+    due: int = 0
+    learned: int = 0  # cards with a review state (学习中 + 已掌握)
+    mastered: int = 0
+    relearn: int = 0
+    live_cards: int = 0
+
+    @property
+    def unseen(self) -> int:
+        return max(0, self.live_cards - self.learned)
+
+
+def deck_tallies(db: Session, user: User, today: date) -> dict[int, DeckTally]:
+    """Per assigned deck: due, overdue, learned, mastered, today's repeats and live cards.
+
+    Reads the person's tally rows (one per deck and due day) and today's graded states, never every
+    card: Retiring a note retires its cards too (services.decks.retire_note), so ``cards.retired``
+    alone decides what is live. A card repeated today is counted as a repeat, not as due: its due day
+    is after today already (an interval is at least one day); subtracting keeps that exact.
     """
-    return db.scalar(
-        select(func.count()).select_from(ReviewState).join(Card, Card.id == ReviewState.card_id)
-        .where(ReviewState.user_id == user.id, ReviewState.deck_id.in_(assigned(db, user)),
-               Card.retired.is_(False), *where)
-    ) or 0
+    ids = assigned(db, user)
+    if not ids:
+        return {}
+    result = {deck_id: DeckTally(live_cards=n)
+              for deck_id, n in db.execute(select(Deck.id, Deck.live_cards).where(Deck.id.in_(ids)))}
+    rows = db.execute(
+        select(DueTally.deck_id, func.sum(DueTally.cards).filter(DueTally.due_day < today),
+               func.sum(DueTally.cards).filter(DueTally.due_day == today), func.sum(DueTally.cards),
+               func.sum(DueTally.mastered))
+        .where(DueTally.user_id == user.id, DueTally.deck_id.in_(ids))
+        .group_by(DueTally.deck_id)
+    )
+    for deck_id, overdue, due, learned, mastered in rows:
+        t = result[deck_id]
+        t.overdue, t.due, t.learned, t.mastered = int(overdue or 0), int(due or 0), int(learned), int(mastered)
+    repeats = db.execute(
+        select(ReviewState.deck_id, func.count(), func.count().filter(ReviewState.due_day < today),
+               func.count().filter(ReviewState.due_day == today))
+        .join(Card, Card.id == ReviewState.card_id)
+        .where(ReviewState.user_id == user.id, ReviewState.deck_id.in_(ids), Card.retired.is_(False),
+               *_relearn_today(today))
+        .group_by(ReviewState.deck_id)
+    )
+    for deck_id, relearn, overdue, due in repeats:
+        t = result[deck_id]
+        t.relearn, t.overdue, t.due = relearn, t.overdue - overdue, t.due - due
+    return result
 
 
 def _scheduled(db: Session, user: User, today: date, overdue: bool) -> Select:
+    """Overdue cards oldest due first, then by deck and card; due ones by deck and card.
+
+    The order is the columns of ix_review_states_user_due_order, so the first card is read off the
+    index without sorting the person's overdue cards.
+    """
     not_relearn = not_(and_(*_relearn_today(today)))
     if overdue:
         return (_state_cards(db, user).where(ReviewState.due_day < today, not_relearn)
-                .order_by(ReviewState.due_day, ReviewState.deck_id, Card.position, Card.id))
+                .order_by(ReviewState.due_day, ReviewState.deck_id, ReviewState.card_id))
     return (_state_cards(db, user).where(ReviewState.due_day == today, not_relearn)
-            .order_by(ReviewState.deck_id, Card.position, Card.id))
+            .order_by(ReviewState.deck_id, ReviewState.card_id))
 
 
 def _relearn(db: Session, user: User, today: date) -> Select:
@@ -158,7 +203,8 @@ def new_left(db: Session, user: User, today: date) -> dict[int, int]:
     """Per assigned deck: how many new cards it may still introduce today."""
     introduced = (
         select(ReviewState.deck_id, func.count().label("n"))
-        .where(ReviewState.user_id == user.id, ReviewState.introduced_day == today)
+        .where(ReviewState.user_id == user.id, ReviewState.deck_id.in_(assigned(db, user)),
+               ReviewState.introduced_day == today)
         .group_by(ReviewState.deck_id)
         .subquery()
     )
@@ -198,9 +244,12 @@ def queue_today(db: Session, user: User, today: date, limit: int | None = None,
         return items
     if allowance is None:
         allowance = new_left(db, user, today)
-    for deck_id, left in allowance.items():
-        if left > 0 and take(_unseen(user, deck_id), Bucket.NEW, cap=left):
-            return items
+    if any(allowance.values()):
+        tallies = deck_tallies(db, user, today)
+        for deck_id, left in allowance.items():
+            # A deck whose cards are all learned is skipped without looking for an unseen card in it.
+            if left > 0 and tallies[deck_id].unseen and take(_unseen(user, deck_id), Bucket.NEW, cap=left):
+                return items
     return items
 
 
@@ -228,42 +277,19 @@ def last_graded_card(db: Session, user: User, today: date) -> int | None:
 
 
 def today_summary(db: Session, user: User, today: date) -> Today:
-    """Per-deck counts for the Today page, each one COUNT over an index range."""
+    """Per-deck counts for the Today page, from the person's due tallies."""
     decks = list(db.scalars(select(Deck).where(Deck.id.in_(assigned(db, user)))
                             .order_by(Deck.term, Deck.week, Deck.id)))
     result = Today(decks=[DeckToday(d.id, d.title, d.term, d.week, d.new_per_day) for d in decks])
     if not decks:
         return result
-    by_id = {d.deck_id: d for d in result.decks}
-    live_states = (
-        select(ReviewState.deck_id, func.count())
-        .join(Card, Card.id == ReviewState.card_id)
-        .join(Note, Note.id == Card.note_id)
-        .where(ReviewState.user_id == user.id, Card.retired.is_(False), Note.retired.is_(False),
-               ReviewState.deck_id.in_(list(by_id)))
-        .group_by(ReviewState.deck_id)
-    )
-    not_relearn = not_(and_(*_relearn_today(today)))
-    for attr, where in (
-        ("overdue", [ReviewState.due_day < today, not_relearn]),
-        ("due", [ReviewState.due_day == today, not_relearn]),
-        ("relearn", _relearn_today(today)),
-        ("mastered", [ReviewState.interval >= MASTERED_INTERVAL]),
-        ("learning", [ReviewState.interval < MASTERED_INTERVAL]),
-    ):
-        for deck_id, n in db.execute(live_states.where(*where)):
-            setattr(by_id[deck_id], attr, n)
-    cards = (
-        select(Card.deck_id, func.count())
-        .join(Note, Note.id == Card.note_id)
-        .where(Card.deck_id.in_(list(by_id)), Card.retired.is_(False), Note.retired.is_(False))
-        .group_by(Card.deck_id)
-    )
+    tallies = deck_tallies(db, user, today)
     allowance = new_left(db, user, today)
-    for deck_id, n in db.execute(cards):
-        deck = by_id[deck_id]
-        deck.unseen = max(0, n - deck.learning - deck.mastered)
-        deck.new_today = min(deck.unseen, allowance.get(deck_id, 0))
+    for deck in result.decks:
+        t = tallies[deck.deck_id]
+        deck.overdue, deck.due, deck.relearn = t.overdue, t.due, t.relearn
+        deck.mastered, deck.learning, deck.unseen = t.mastered, t.learned - t.mastered, t.unseen
+        deck.new_today = min(t.unseen, allowance.get(deck.deck_id, 0))
     result.due_tomorrow = due_on(db, user, today + timedelta(days=1))
     result.streak = streak(db, user, today, done_today=all(d.overdue + d.due + d.relearn == 0
                                                            for d in result.decks))
@@ -272,22 +298,23 @@ def today_summary(db: Session, user: User, today: date) -> Today:
 
 def today_summary_counts(db: Session, user: User, today: date,
                          allowance: dict[int, int] | None = None) -> SessionCounts:
-    """What is left today, for the review page's counters: two indexed COUNTs and, per deck,
-    a count of unseen cards capped at what the deck may still introduce."""
-    relearn_today = _relearn_today(today)
-    review = _count_states(db, user, ReviewState.due_day <= today, not_(and_(*relearn_today)))
-    learning = _count_states(db, user, *relearn_today)
+    """What is left today, for the review page's counters (Anki's new / learning / review)."""
     if allowance is None:
         allowance = new_left(db, user, today)
-    new = 0
-    for deck_id, left in allowance.items():
-        if left > 0:
-            new += db.scalar(select(func.count()).select_from(_unseen(user, deck_id).limit(left).subquery())) or 0
-    return SessionCounts(new=new, learning=learning, review=review)
+    counts = SessionCounts()
+    for deck_id, t in deck_tallies(db, user, today).items():
+        counts.review += t.overdue + t.due
+        counts.learning += t.relearn
+        counts.new += min(t.unseen, allowance.get(deck_id, 0))
+    return counts
+
 
 def due_on(db: Session, user: User, day: date) -> int:
     """Reviews that will be due on ``day`` (overdue ones included) if nothing else is studied."""
-    return _count_states(db, user, ReviewState.due_day <= day)
+    return db.scalar(
+        select(func.coalesce(func.sum(DueTally.cards), 0))
+        .where(DueTally.user_id == user.id, DueTally.deck_id.in_(assigned(db, user)), DueTally.due_day <= day)
+    )
 
 
 def streak(db: Session, user: User, today: date, done_today: bool) -> int:
