@@ -6,7 +6,7 @@ The check reads PostgreSQL's EXPLAIN; it never disables sequential scans to get 
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select, text
 from bench.generate import generate
 from scheduler.study_day import study_day
 from webapp.db import get_engine, session_scope
-from webapp.models import ReviewState, User
+from webapp.models import DueTally, ReviewState, User
 from webapp.services import queue
 
 pytestmark = [
@@ -56,10 +56,18 @@ def test_next_card_and_today_queries_use_indexes(realistic: tuple[Flask, date]) 
             "next new card": queue._unseen(user, deck_id).limit(2),
             "grading lookup": select(ReviewState).where(ReviewState.user_id == user.id,
                                                         ReviewState.card_id == 1),
-            "today count": select(func.count()).select_from(ReviewState)
-            .where(ReviewState.user_id == user.id, ReviewState.due_day <= today),
+            "today counts": select(func.sum(DueTally.cards))
+            .where(DueTally.user_id == user.id, DueTally.deck_id == deck_id, DueTally.due_day <= today),
+            "due tomorrow": select(func.sum(DueTally.cards))
+            .where(DueTally.user_id == user.id, DueTally.deck_id.in_(queue.assigned(db, user)),
+                   DueTally.due_day <= today + timedelta(days=1)),
         }
         for name, statement in statements.items():
             plan = _plan(db, statement)
-            assert "Seq Scan on review_states" not in plan, f"{name} scans review_states:\n{plan}"
-            assert "review_states" not in plan or "Index" in plan, f"{name}:\n{plan}"
+            for table in ("review_states", "due_tallies"):
+                assert f"Seq Scan on {table}" not in plan, f"{name} scans {table}:\n{plan}"
+                assert table not in plan or "Index" in plan, f"{name}:\n{plan}"
+        for name in ("overdue", "due today"):
+            # Served in index order (ix_review_states_user_due_order): the first cards without sorting them all.
+            plan = _plan(db, statements[name])
+            assert "ix_review_states_user_due_order" in plan and "Sort" not in plan, f"{name}:\n{plan}"
