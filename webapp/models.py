@@ -478,3 +478,67 @@ class Pause(Base):
         CheckConstraint("last_day >= first_day", name="days"),
         CheckConstraint("kind in ('寒假', '暑假', '节假日', '其他')", name="kind"),
     )
+
+
+# -- Group-chat channels: WeCom / DingTalk robots per department (webapp/channels) ----------------------
+
+CHANNEL_WECOM = "wecom"
+CHANNEL_DINGTALK = "dingtalk"
+CHANNEL_KINDS = (CHANNEL_WECOM, CHANNEL_DINGTALK)
+DELIVERY_REMIND = "remind"
+DELIVERY_WEEKLY_REPORT = "weekly_report"
+DELIVERY_KINDS = (DELIVERY_REMIND, DELIVERY_WEEKLY_REPORT)
+DELIVERY_STATUSES = ("pending", "sent", "failed")
+
+
+class DepartmentChannel(Base):
+    """A department's group-chat robot: its webhook address (the key or access token is in it, so it is a
+    secret) and, for DingTalk's 加签 mode, the signing secret. One robot per platform per department."""
+
+    __tablename__ = "department_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    webhook_url: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("department_id", "kind", name="uq_department_channels_department_kind"),
+        CheckConstraint("kind in ('wecom', 'dingtalk')", name="kind"),
+    )
+
+
+class ChannelDelivery(Base):
+    """One markdown message for one channel and period (a study day or an ISO week). The unique key is the
+    at-most-once guard: the row is committed before the POST, so a rerun or a second scheduler never posts
+    twice; 'pending' means a sender holds it."""
+
+    __tablename__ = "channel_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("department_channels.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    period: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    channel: Mapped[DepartmentChannel] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("channel_id", "kind", "period", name="uq_channel_deliveries_channel_kind_period"),
+        CheckConstraint("kind in ('remind', 'weekly_report')", name="kind"),
+        CheckConstraint("status in ('pending', 'sent', 'failed')", name="status"),
+        Index("ix_channel_deliveries_status", "status", "updated_at"),
+    )
