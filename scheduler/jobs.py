@@ -25,6 +25,7 @@ SNAPSHOT = "snapshot"
 BACKUP = "backup"
 WEEKLY_REPORT = "weekly_report"
 OVERDUE_NUDGE = "overdue_nudge"
+CALENDAR_REFLOW = "calendar_reflow"
 
 STATUS_RUNNING = "running"
 STATUS_OK = "ok"
@@ -62,6 +63,8 @@ DEFAULT_REMINDER_TIME = time(7, 30)
 
 JOBS: dict[str, JobSpec] = {
     spec.name: spec for spec in (
+        JobSpec(CALENDAR_REFLOW, "假期顺延",
+                "把到期日落在假期里的卡片顺延到假期后的学习日（按各人平时每天的复习量分摊）", DAILY, time(4, 10)),
         JobSpec(SNAPSHOT, "学习进度快照", "记录刚结束的学习日每人每个卡组的进度（04:00 换日之后）", DAILY, time(4, 30)),
         JobSpec(BACKUP, "数据库备份", "SQLite 在线备份到 instance/backups/，保留 7 个每日和 4 个每周备份",
                 DAILY, time(4, 45)),

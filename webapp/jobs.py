@@ -43,7 +43,7 @@ from .models import (
     ReviewState,
     User,
 )
-from .services import queue
+from .services import calendar, queue
 from .services import weekly_report as report
 
 KIND_REMINDER = "reminder"
@@ -128,6 +128,9 @@ def remind(db: Session, mailer: Mailer, now: datetime, *, tz: str = DEFAULT_TIME
            sleep: Callable[[float], None] | None = None) -> str:
     """One short email to each active, opted-in person with cards to study today."""
     today = study_day(now, tz)
+    if (pause := calendar.pause_on(db, today)) is not None:  # holidays: no reminders at all
+        db.commit()
+        return f"{today.isoformat()} 假期暂停：{pause.name}，不发提醒"
     tally = MailTally()
     nobody_due = 0
     notified = select(Notification.user_id).where(Notification.kind == KIND_REMINDER, Notification.day == today)
@@ -209,6 +212,15 @@ def snapshot(db: Session, now: datetime, *, tz: str = DEFAULT_TIMEZONE) -> str:
         db.execute(insert(ProgressSnapshot), rows)
     db.commit()
     return f"{day.isoformat()} 学习日快照：{len(rows)} 行（人 × 卡组）"
+
+
+# -- nightly calendar reflow -----------------------------------------------------------------------
+
+def calendar_reflow(db: Session, now: datetime, *, tz: str = DEFAULT_TIMEZONE) -> str:
+    """Move cards due inside a holiday pause to the study days after it (idempotent: a second run
+    finds nothing left to move). Admin edits of pauses do the same at once; this is the safety net."""
+    today = study_day(now, tz)
+    return f"{today.isoformat()} " + calendar.reflow(db, today).text()
 
 
 # -- nightly backup -------------------------------------------------------------------------------
@@ -301,6 +313,9 @@ def overdue_nudge(db: Session, mailer: Mailer, now: datetime, *, tz: str = DEFAU
     """Mail each department admin the list of their staff behind a deck's learn-by date
     (staff without a department go to the super admins)."""
     today = study_day(now, tz)
+    if (pause := calendar.pause_on(db, today)) is not None:  # nobody is chased during a holiday
+        db.commit()
+        return f"{today.isoformat()} 假期暂停：{pause.name}，不发逾期提醒"
     behind = behind_learn_by(db, today)
     if not behind:
         db.commit()
@@ -396,6 +411,7 @@ def body_for(app: Flask, name: str, now: datetime, mailer: Mailer | None = None)
         spec.BACKUP: lambda: backup(app, now),
         spec.WEEKLY_REPORT: with_session(lambda db: weekly_report(db, mailer, now, tz=tz)),
         spec.OVERDUE_NUDGE: with_session(lambda db: overdue_nudge(db, mailer, now, tz=tz)),
+        spec.CALENDAR_REFLOW: with_session(lambda db: calendar_reflow(db, now, tz=tz)),
     }
     return bodies[name]
 

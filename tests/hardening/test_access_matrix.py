@@ -99,6 +99,11 @@ ACCESS: dict[tuple[str, str], str] = {
     ("admin.staff_new", "POST"): "admin",
     ("admin.audit_log", "GET"): "super",
     ("admin.audit_export", "GET"): "super",
+    ("admin.calendar_page", "GET"): "super",
+    ("admin.calendar_pause_save", "POST"): "super",
+    ("admin.calendar_pause_delete", "POST"): "super",
+    ("admin.calendar_term_save", "POST"): "super",
+    ("admin.calendar_term_delete", "POST"): "super",
 }
 
 # Routes that take their CSRF token from somewhere else (the CAS server cannot send one).

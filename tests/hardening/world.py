@@ -7,6 +7,7 @@ staff member or department admin of department A every object in a URL belongs t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from flask import Flask
@@ -16,7 +17,7 @@ from sqlalchemy import select, update
 from helpers import csrf_token, login
 from review_helpers import make_deck
 from webapp.db import session_scope
-from webapp.models import Card, DeckAssignment, Department, Note, User
+from webapp.models import Card, DeckAssignment, Department, Note, Pause, Term, User
 
 ROLES = ("anonymous", "staff", "other_staff", "dept_admin", "super_admin", "deactivated")
 DEPT_A, DEPT_B = "甲部门", "乙部门"
@@ -49,6 +50,12 @@ def build_world(app: Flask, make_user: Any) -> World:
         world.ids["card_id"] = db.scalar(select(Card.id).where(Card.deck_id == deck_id).order_by(Card.id))
         world.ids["assignment_id"] = db.scalar(select(DeckAssignment.id).where(DeckAssignment.deck_id == deck_id))
         world.ids["department_id"] = dept_b
+    with session_scope(app, write=True) as db:  # institution-wide calendar rows (super admins only)
+        term = Term(name="2026-2027学年第一学期", first_day=date(2026, 9, 1), last_day=date(2027, 1, 17))
+        pause = Pause(name="寒假", kind="寒假", first_day=date(2027, 1, 18), last_day=date(2027, 2, 21))
+        db.add_all([term, pause])
+        db.flush()
+        world.ids["term_id"], world.ids["pause_id"] = term.id, pause.id
     return world
 
 

@@ -11,6 +11,7 @@ import pytest
 from scheduler import jobs
 from scheduler.jobs import (
     BACKUP,
+    CALENDAR_REFLOW,
     JOBS,
     OVERDUE_NUDGE,
     REMIND,
@@ -37,7 +38,8 @@ def test_schedule_in_local_time() -> None:
     assert JOBS[WEEKLY_REPORT].cron() == {"hour": 8, "minute": 0, "day_of_week": 0}
     assert JOBS[WEEKLY_REPORT].describe() == "每周一 08:00"
     assert JOBS[REMIND].describe() == "每天 07:30"
-    assert set(JOBS) == {REMIND, SNAPSHOT, BACKUP, WEEKLY_REPORT, OVERDUE_NUDGE}
+    assert set(JOBS) == {REMIND, SNAPSHOT, BACKUP, WEEKLY_REPORT, OVERDUE_NUDGE, CALENDAR_REFLOW}
+    assert JOBS[CALENDAR_REFLOW].cron() == {"hour": 4, "minute": 10}  # after the rollover, before the reminder
 
 
 def test_daily_period_is_the_date_of_the_latest_run() -> None:

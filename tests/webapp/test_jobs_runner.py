@@ -121,13 +121,14 @@ def test_catch_up_runs_each_missed_job_once(app: Flask, staff: list[int]) -> Non
         (spec.REMIND, "2026-11-30", True, "ok"),
         (spec.WEEKLY_REPORT, "2026-W49", True, "ok"),
         (spec.OVERDUE_NUDGE, "2026-W49", True, "ok"),
+        (spec.CALENDAR_REFLOW, "2026-11-30", True, "ok"),
     }
     assert jobs.catch_up(app, monday, mailer) == []  # a restart finds the claims
     # Down for three days: each daily job is made up once, for the latest day only.
     thursday = at(2026, 12, 3, 12, 0)
     again = jobs.catch_up(app, thursday, mailer)
     assert {(o.job, o.period) for o in again} == {(spec.SNAPSHOT, "2026-12-03"), (spec.BACKUP, "2026-12-03"),
-                                                 (spec.REMIND, "2026-12-03")}
+                                                 (spec.REMIND, "2026-12-03"), (spec.CALENDAR_REFLOW, "2026-12-03")}
     with session_scope(app) as db:
         periods = db.scalars(select(JobRun.period).where(JobRun.job == spec.SNAPSHOT).order_by(JobRun.period)).all()
     assert periods == ["2026-11-30", "2026-12-03"]

@@ -38,6 +38,12 @@ ACTIONS = {
     "users.import": "批量导入人员",
     "department.create": "新建部门",
     "department.rename": "重命名部门",
+    "term.create": "新建学期",
+    "term.update": "修改学期",
+    "term.delete": "删除学期",
+    "pause.create": "新建假期",
+    "pause.update": "修改假期",
+    "pause.delete": "删除假期",
 }
 
 # Spreadsheet programs run cells starting with these as formulas (CSV injection).

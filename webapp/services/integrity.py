@@ -2,7 +2,8 @@
 
 The review log is the source of truth: replaying each card's non-undone ``learn`` and
 ``review`` rows from a new card must give exactly the stored repetitions, easiness and
-interval, and the due day must be the last such grade's study day plus that interval.
+interval, and the due day must be the last such grade's study day plus that interval (or, when that
+day falls in a holiday pause, a later study day: the calendar moved it, services.calendar).
 Rows are streamed in (user, card, id) order, so memory stays flat. It also recounts the due tallies
 behind Today's figures (services.tallies) and reports where the kept counts drifted.
 """
@@ -16,10 +17,12 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from scheduler.calendar import Calendar
 from scheduler.sm2 import Sm2State, grade
 
 from ..models import LOG_LEARN, LOG_REVIEW, ReviewLog, ReviewState
 from . import tallies
+from .calendar import calendar
 
 
 @dataclass
@@ -60,8 +63,16 @@ def _replayed(db: Session) -> Iterator[tuple[tuple[int, int], Replayed, int]]:
         yield current, (state, due), count
 
 
+def _moved_out_of_pause(pauses: Calendar, replayed: Replayed, found: Replayed | None) -> bool:
+    """The calendar moved the due day out of a holiday pause: same SM-2 state, a later study day."""
+    if found is None or found[0] != replayed[0] or replayed[1] is None:
+        return False
+    return pauses.is_paused(replayed[1]) and found[1] > replayed[1] and not pauses.is_paused(found[1])
+
+
 def check(db: Session, limit_problems: int = 100) -> CheckReport:
     report = CheckReport()
+    pauses = calendar(db)
     stored = {
         (s.user_id, s.card_id): (Sm2State.from_cents(s.repetitions, s.easiness_cents, s.interval), s.due_day)
         for s in db.execute(select(ReviewState.user_id, ReviewState.card_id, ReviewState.repetitions,
@@ -71,7 +82,7 @@ def check(db: Session, limit_problems: int = 100) -> CheckReport:
         report.cards_checked += 1
         report.grades_replayed += count
         found = stored.pop(key, None)
-        if found != state and len(report.problems) < limit_problems:
+        if found != state and not _moved_out_of_pause(pauses, state, found) and len(report.problems) < limit_problems:
             report.problems.append(f"用户 {key[0]} 卡片 {key[1]}：日志重放得到 {_show(state)}，"
                                    f"数据库中为 {_show(found)}")
     for key, found in stored.items():

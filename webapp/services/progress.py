@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
+from scheduler.calendar import Calendar
 from scheduler.queue import MASTERED_INTERVAL
 from scheduler.sm2 import PASSING_QUALITY
 
@@ -399,14 +400,19 @@ PACE_DONE, PACE_ON, PACE_BEHIND, PACE_NONE = "done", "on_pace", "behind", "none"
 PACE_LABELS = {PACE_DONE: "已完成", PACE_ON: "按计划", PACE_BEHIND: "落后", PACE_NONE: "未设期限"}
 
 
-def pace(introduced: int, cards: int, assigned_day: date, learn_by: date | None, today: date) -> str:
-    """done: every card introduced; on pace: introduced share >= elapsed share of [assigned day, learn by]."""
+def pace(introduced: int, cards: int, assigned_day: date, learn_by: date | None, today: date,
+         calendar: Calendar | None = None) -> str:
+    """done: every card introduced; on pace: introduced share >= elapsed share of [assigned day, learn by].
+
+    Both the span and the elapsed part count study days only: holiday pauses (``calendar``) stop the clock.
+    """
     if introduced >= cards:
         return PACE_DONE
     if learn_by is None:
         return PACE_NONE
-    span = (learn_by - assigned_day).days
-    elapsed = 1.0 if span <= 0 else min(1.0, max(0.0, (today - assigned_day).days / span))
+    days = calendar or Calendar()
+    span = days.study_days(assigned_day, learn_by)
+    elapsed = 1.0 if span <= 0 else min(1.0, max(0.0, days.study_days(assigned_day, today) / span))
     return PACE_ON if introduced / cards >= elapsed else PACE_BEHIND
 
 
@@ -464,6 +470,9 @@ def matrix(db: Session, f: Filters, tz: str, limit: int | None = None, offset: i
     if limit is not None:
         people = people.limit(limit).offset(offset)
     rows = {uid: MatrixRow(uid, username, name, dept) for uid, username, name, dept in db.execute(people)}
+    from .calendar import calendar
+
+    pauses = calendar(db)  # pace counts study days: holidays stop the clock
     cells = _cells(f.only(rows), last_day=True).subquery("cells")
     query = select(cells)
     deck_ids: set[int] = set()
@@ -472,7 +481,7 @@ def matrix(db: Session, f: Filters, tz: str, limit: int | None = None, offset: i
         assigned_day = study_day(assigned_at, tz)
         cell = Cell(r["deck_id"], int(r["cards"]), int(r["introduced"]), int(r["mastered"]), int(r["overdue"]),
                     r["last_day"], assigned_day, r["learn_by"],
-                    pace(int(r["introduced"]), int(r["cards"]), assigned_day, r["learn_by"], f.today))
+                    pace(int(r["introduced"]), int(r["cards"]), assigned_day, r["learn_by"], f.today, pauses))
         rows[r["user_id"]].cells[cell.deck_id] = cell
         deck_ids.add(cell.deck_id)
     decks = [(d.id, d.title) for d in db.execute(

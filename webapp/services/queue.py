@@ -323,34 +323,48 @@ def streak(db: Session, user: User, today: date, done_today: bool) -> int:
     A day breaks the run when a card due on it was left for later: a later ``review`` log row
     with ``before_due`` on or before that day, or a card still overdue now. Days with nothing due
     and nothing studied neither break nor extend the run. Today counts once its work is done.
+
+    Holiday pauses (services.calendar) neither break nor extend it: days studied inside a pause are
+    not counted, and a card due inside a pause is not late until the first study day after it
+    (normally the calendar has moved such cards out already; this covers a pause entered late).
     """
+    # Imported here so the calendar's change to this module stays inside this function.
+    from sqlalchemy import or_
+
+    from .calendar import calendar
+
     since = today - timedelta(days=STREAK_LOOKBACK_DAYS)
+    pauses = calendar(db, since=since).pauses
     mine = [ReviewLog.user_id == user.id, ReviewLog.study_day >= since]
-    late = db.scalar(
-        select(func.max(ReviewLog.study_day))
-        .where(*mine, ReviewLog.kind == LOG_REVIEW, ReviewLog.before_due < ReviewLog.study_day)
-    )
+    late_rows = [ReviewLog.kind == LOG_REVIEW, ReviewLog.before_due < ReviewLog.study_day]
+    if pauses:
+        late_rows.append(not_(or_(*(and_(ReviewLog.before_due.between(p.first, p.last),
+                                          ReviewLog.study_day <= p.last + timedelta(days=1)) for p in pauses))))
+    late = db.scalar(select(func.max(ReviewLog.study_day)).where(*mine, *late_rows))
     broken_after = since
     if late is not None:
         broken_after = max(broken_after, late - timedelta(days=1))
+    overdue = [ReviewState.due_day < today, not_(and_(*_relearn_today(today)))]
+    excused = next((p for p in pauses if today - timedelta(days=1) in p), None)
+    if excused is not None:  # due in the pause that just ended (or goes on): not overdue yet
+        overdue.append(not_(ReviewState.due_day.between(excused.first, today - timedelta(days=1))))
     still_overdue = db.scalar(
-        select(func.count()).select_from(
-            _state_cards(db, user).where(ReviewState.due_day < today, not_(and_(*_relearn_today(today))))
-            .limit(1).subquery())
+        select(func.count()).select_from(_state_cards(db, user).where(*overdue).limit(1).subquery())
     )
     if still_overdue:
         broken_after = max(broken_after, today - timedelta(days=1))
     studied = db.scalar(
         select(func.count(func.distinct(ReviewLog.study_day)))
         .where(*mine, ReviewLog.kind != LOG_UNDO, ReviewLog.study_day > broken_after,
-               ReviewLog.study_day < today)
+               ReviewLog.study_day < today,
+               *(not_(ReviewLog.study_day.between(p.first, p.last)) for p in pauses if p.last > broken_after))
     ) or 0
     studied_today = db.scalar(
         select(ReviewLog.id).where(ReviewLog.user_id == user.id, ReviewLog.study_day == today,
                                    ReviewLog.kind != LOG_UNDO).limit(1)
     ) is not None
-    return studied + (1 if done_today and studied_today else 0)
-
+    paused_today = any(today in p for p in pauses)
+    return studied + (1 if done_today and studied_today and not paused_today else 0)
 
 
 def day_figures(db: Session, user: User, today: date) -> dict[str, int]:

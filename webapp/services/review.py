@@ -39,7 +39,7 @@ from ..models import (
     ReviewState,
     User,
 )
-from . import queue
+from . import calendar, queue
 
 TOKEN_SALT = "tifa.review.grade"
 #: review_states columns an undo puts back (everything but the id and the version guard).
@@ -235,6 +235,11 @@ def _stale() -> ReviewError:
     return ReviewError(409, "stale", "这张卡片已在别的页面或设备上评过分：本次评分未计入。请刷新后继续复习。")
 
 
+def _due(db: Session, user: User, today: date, interval: int) -> date:
+    """Review day + SM-2 interval, moved out of a holiday pause (services.calendar); the interval stays."""
+    return calendar.place_graded(db, user.id, today + timedelta(days=interval), today)
+
+
 def _apply(db: Session, user: User, card: Card, state: ReviewState | None, q: int, today: date,
            now: datetime, ms: int, nonce: str) -> ReviewLog:
     log = ReviewLog(user_id=user.id, card_id=card.id, deck_id=card.deck_id, quality=q, reviewed_at=now,
@@ -244,7 +249,7 @@ def _apply(db: Session, user: User, card: Card, state: ReviewState | None, q: in
         log.kind = LOG_LEARN
         log.restore = None
         values = dict(deck_id=card.deck_id, repetitions=after.repetitions, easiness_cents=after.easiness_cents,
-                      interval=after.interval, due_day=today + timedelta(days=after.interval),
+                      interval=after.interval, due_day=_due(db, user, today, after.interval),
                       lapses=1 if q < PASSING_QUALITY else 0, relearn_pending=needs_relearn(q),
                       introduced_day=today, last_review_day=today, last_reviewed_at=now)
         _fill_log(log, None, values)
@@ -268,7 +273,7 @@ def _apply(db: Session, user: User, card: Card, state: ReviewState | None, q: in
         log.kind = LOG_REVIEW
         after = grade(before, q)
         schedule = {"repetitions": after.repetitions, "easiness_cents": after.easiness_cents,
-                    "interval": after.interval, "due_day": today + timedelta(days=after.interval)}
+                    "interval": after.interval, "due_day": _due(db, user, today, after.interval)}
         values = dict(schedule, lapses=state.lapses + (1 if q < PASSING_QUALITY else 0),
                       relearn_pending=needs_relearn(q), last_review_day=today, last_reviewed_at=now)
     log.restore = _snapshot(state)

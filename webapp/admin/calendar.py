@@ -1,0 +1,120 @@
+"""学期与假期 (super admins): terms and holiday pauses. Saving or deleting a pause moves everyone's cards
+due inside a pause out of it at once (services.calendar.reflow) and says how many moved."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from scheduler.study_day import study_day
+
+from ..db import get_db
+from ..models import PAUSE_KINDS, Pause, Term, utcnow
+from ..services import calendar as service
+from ..services.audit import begin_admin_write
+from . import bp
+from .access import super_admin_required
+
+
+def _today():  # noqa: ANN202 - a date
+    clock = current_app.config.get("CLOCK") or utcnow
+    return study_day(clock(), current_app.config["TIMEZONE"])
+
+
+def _page(status: int = 200) -> tuple[str, int]:
+    db = get_db()
+    today = _today()
+    terms = list(db.scalars(select(Term).order_by(Term.first_day.desc(), Term.id)))
+    pauses = list(db.scalars(select(Pause).order_by(Pause.first_day.desc(), Pause.id)))
+    merged = service.calendar(db)
+    return render_template(
+        "admin/calendar.html", terms=terms, pauses=pauses, kinds=PAUSE_KINDS, today=today,
+        merged=list(reversed(merged.pauses)), paused=merged.pause_on(today), term=service.term_of(db, today),
+        form=request.form if request.method == "POST" else {}), status
+
+
+@bp.route("/calendar")
+def calendar_page() -> tuple[str, int]:
+    super_admin_required()
+    return _page()
+
+
+def _row(model: type[Term] | type[Pause], row_id: int) -> Term | Pause:
+    row = get_db().get(model, row_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+def _reflow_and_report(saved: str) -> Response:
+    """After a pause changed (committed): move cards out of pauses for everyone, and say how many moved."""
+    result = service.reflow(get_db(), _today())
+    flash(f"{saved}{result.text()}。", "success")
+    return redirect(url_for("admin.calendar_page"))
+
+
+@bp.route("/calendar/pauses", methods=["POST"], defaults={"pause_id": None})
+@bp.route("/calendar/pauses/<int:pause_id>", methods=["POST"])
+def calendar_pause_save(pause_id: int | None) -> Response | tuple[str, int]:
+    super_admin_required()
+    db = get_db()
+    begin_admin_write(db)
+    try:
+        pause = _row(Pause, pause_id) if pause_id is not None else None
+        pause = service.save_pause(db, current_user, pause, request.form.get("name"), request.form.get("kind"),
+                                   request.form.get("first_day"), request.form.get("last_day"))
+        name = pause.name
+        db.commit()
+    except service.CalendarError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _page(400)
+    return _reflow_and_report(f"已保存假期“{name}”；")
+
+
+@bp.route("/calendar/pauses/<int:pause_id>/delete", methods=["POST"])
+def calendar_pause_delete(pause_id: int) -> Response:
+    super_admin_required()
+    db = get_db()
+    begin_admin_write(db)
+    pause = _row(Pause, pause_id)
+    name = pause.name
+    service.delete(db, current_user, pause)
+    db.commit()
+    flash(f"已删除假期“{name}”。已顺延的卡片保持新的到期日。", "success")
+    return redirect(url_for("admin.calendar_page"))
+
+
+@bp.route("/calendar/terms", methods=["POST"], defaults={"term_id": None})
+@bp.route("/calendar/terms/<int:term_id>", methods=["POST"])
+def calendar_term_save(term_id: int | None) -> Response | tuple[str, int]:
+    super_admin_required()
+    db = get_db()
+    begin_admin_write(db)
+    try:
+        term = _row(Term, term_id) if term_id is not None else None
+        term = service.save_term(db, current_user, term, request.form.get("name"), request.form.get("first_day"),
+                                 request.form.get("last_day"))
+        name = term.name
+        db.commit()
+    except service.CalendarError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _page(400)
+    flash(f"已保存学期“{name}”。", "success")
+    return redirect(url_for("admin.calendar_page"))
+
+
+@bp.route("/calendar/terms/<int:term_id>/delete", methods=["POST"])
+def calendar_term_delete(term_id: int) -> Response:
+    super_admin_required()
+    db = get_db()
+    begin_admin_write(db)
+    term = _row(Term, term_id)
+    name = term.name
+    service.delete(db, current_user, term)
+    db.commit()
+    flash(f"已删除学期“{name}”。", "success")
+    return redirect(url_for("admin.calendar_page"))
