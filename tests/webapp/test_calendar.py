@@ -23,7 +23,7 @@ from webapp.db import session_scope
 from webapp.mailer import RecordingMailer
 from webapp.models import AuditLog, JobRun, Notification, Pause, ReviewLog, ReviewState, Term, User
 from webapp.services import calendar as service
-from webapp.services import queue
+from webapp.services import progress, queue
 from webapp.services import review as review_service
 from webapp.services.integrity import check
 from webapp.services.progress import PACE_BEHIND, PACE_ON, pace
@@ -229,8 +229,24 @@ def test_reflow_goes_person_by_person_in_batches(app: Flask, make_user: Callable
     add_pause(app)
     with session_scope(app) as db:
         result = service.reflow(db, date(2027, 1, 12), batch=2)
-    assert (result.people, result.cards, result.skipped) == (5, 15, 0)
+    assert (result.people, result.cards, result.skipped, result.unfinished) == (5, 15, 0, False)
     assert {s.due_day for u in people for s in states(app, u)} == {BACK}
+
+
+def test_an_admin_save_stops_at_its_time_budget_and_leaves_the_rest_to_the_night(
+        app: Flask, make_user: Callable[..., int]) -> None:
+    people = [make_user(f"s{i}") for i in range(4)]
+    make_deck(app, texts(2))
+    for user_id in people:
+        study_all(app, user_id, date(2027, 1, 10))
+        _due(app, user_id, [date(2027, 1, 19)] * 2)
+    add_pause(app)
+    with session_scope(app) as db:
+        result = service.reflow(db, date(2027, 1, 12), batch=2, seconds=0)
+    assert (result.people, result.cards, result.unfinished) == (2, 4, True)
+    assert result.text() == "顺延 4 张卡片（2 人）；其余人员的卡片将由夜间任务“假期顺延”（04:10）继续顺延"
+    outcome = jobs.run_job(app, spec.CALENDAR_REFLOW, at(date(2027, 1, 13), 5), RecordingMailer())
+    assert outcome.summary == "2027-01-13 顺延 4 张卡片（2 人）"
 
 
 def test_a_card_moved_while_on_screen_is_stale(app: Flask, client: FlaskClient, make_user: Callable[..., int],
@@ -316,6 +332,11 @@ def test_streak_survives_a_pause_announced_in_advance(app: Flask, make_user: Cal
     assert streak(app, user_id, BACK, done_today=False) == 7
     study_all(app, user_id, BACK)
     assert streak(app, user_id, BACK, done_today=True) == 8
+    # The dashboard's person page counts the same way.
+    with session_scope(app) as db:
+        assert progress.streak(db, user_id, BACK) == 8
+        assert progress.streak(db, user_id, date(2027, 2, 10)) == 7  # studied 02-01, inside: not counted
+        assert progress.streak(db, user_id, date(2027, 1, 18)) == 7
 
 
 def test_streak_survives_a_pause_entered_after_the_fact(app: Flask, make_user: Callable[..., int]) -> None:
@@ -331,6 +352,8 @@ def test_streak_survives_a_pause_entered_after_the_fact(app: Flask, make_user: C
     study_all(app, user_id, BACK)  # reviews of cards due inside the break: late, but excused
     assert streak(app, user_id, BACK, done_today=True) == 8
     assert streak(app, user_id, BACK + timedelta(days=1), done_today=False) == 8
+    with session_scope(app) as db:
+        assert progress.streak(db, user_id, BACK) == 8
 
 
 def test_a_card_left_before_the_pause_still_breaks_the_streak(app: Flask, make_user: Callable[..., int]) -> None:
@@ -357,8 +380,6 @@ def test_pace_counts_study_days_only() -> None:
 
 def test_progress_page_pace_takes_the_pause_into_account(app: Flask, client: FlaskClient,
                                                          make_user: Callable[..., int]) -> None:
-    from webapp.services import progress
-
     user_id = make_user("s1")
     deck_id = make_deck(app, texts(10), new_per_day=7)
     with session_scope(app, write=True) as db:
@@ -376,3 +397,21 @@ def test_progress_page_pace_takes_the_pause_into_account(app: Flask, client: Fla
     assert status() == PACE_BEHIND
     add_pause(app)
     assert status() == PACE_ON
+
+
+# -- Today page -----------------------------------------------------------------------------------
+
+def test_today_page_says_when_a_pause_is_on(app: Flask, client: FlaskClient, make_user: Callable[..., int],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import webapp.review.routes as routes
+    from helpers import login
+
+    make_user("s1")
+    make_deck(app)
+    add_pause(app)
+    login(client, "s1")
+    monkeypatch.setattr(routes, "utcnow", lambda: at(date(2027, 2, 1)))
+    html = client.get("/today").get_data(as_text=True)
+    assert "寒假中，暂停提醒；到期卡片已顺延到 2 月 22 日起。" in html
+    monkeypatch.setattr(routes, "utcnow", lambda: at(BACK))
+    assert 'id="today-pause"' not in client.get("/today").get_data(as_text=True)

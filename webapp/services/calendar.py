@@ -17,11 +17,12 @@ like any other change made elsewhere; a row graded meanwhile is skipped and next
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler import calendar as cal
@@ -92,6 +93,23 @@ def place_graded(db: Session, user_id: int, due: date, today: date) -> date:
     return pauses.place_one(due, usual_load(db, user_id, today), due_per_day(db, user_id, pauses.shift(due)))
 
 
+def late_excused(pauses: cal.Calendar, log: type[ReviewLog] = ReviewLog) -> ColumnElement[bool] | None:
+    """For streaks: a late review that is not a missed day, because its card fell due inside a pause and
+    was studied by the first study day after it. None when there are no pauses."""
+    if not pauses:
+        return None
+    return or_(*(and_(log.before_due.between(p.first, p.last), log.study_day <= p.last + timedelta(days=1))
+                 for p in pauses.pauses))
+
+
+def still_excused(pauses: cal.Calendar, today: date) -> ColumnElement[bool] | None:
+    """For streaks: due days before ``today`` that are not overdue yet, because they lie in the pause that
+    covers yesterday (it just ended, or goes on). None when there is no such pause."""
+    yesterday = today - timedelta(days=1)
+    pause = pauses.pause_on(yesterday)
+    return None if pause is None else ReviewState.due_day.between(pause.first, yesterday)
+
+
 # -- moving cards out of pauses ---------------------------------------------------------------------
 
 @dataclass
@@ -99,10 +117,15 @@ class Reflow:
     people: int = 0
     cards: int = 0
     skipped: int = 0  # rows graded or moved meanwhile (compare-and-set lost); the next run retries
+    unfinished: bool = False  # stopped at the time budget; the nightly job does the rest
 
     def text(self) -> str:
         out = f"顺延 {self.cards} 张卡片（{self.people} 人）"
-        return out + (f"，{self.skipped} 张正在复习中，下次再顺延" if self.skipped else "")
+        if self.skipped:
+            out += f"，{self.skipped} 张正在复习中，下次再顺延"
+        if self.unfinished:
+            out += "；其余人员的卡片将由夜间任务“假期顺延”（04:10）继续顺延"
+        return out
 
 
 def _in_pauses(pauses: cal.Calendar) -> object:
@@ -140,22 +163,27 @@ def _reflow_people(db: Session, pauses: cal.Calendar, today: date, user_ids: lis
         result.skipped += len(params) - done
 
 
-def reflow(db: Session, today: date, user_ids: list[int] | None = None, batch: int = BATCH_PEOPLE) -> Reflow:
-    """Move everyone's (or ``user_ids``') cards due inside a pause out of it; commits batch by batch."""
+def reflow(db: Session, today: date, batch: int = BATCH_PEOPLE, seconds: float | None = None) -> Reflow:
+    """Move everyone's cards due inside a pause out of it; commits batch by batch.
+
+    With ``seconds`` (an admin's request), stops after the batch that passes that budget and sets
+    ``unfinished``: the nightly job moves the rest before the next study day's reminders.
+    """
     result = Reflow()
     pauses = calendar(db, since=today - timedelta(days=REFLOW_LOOKBACK_DAYS))
     db.commit()
     if not pauses:
         return result
+    deadline = None if seconds is None else time.monotonic() + seconds
     after = 0
     while True:
-        if user_ids is not None:
-            chunk = sorted(u for u in user_ids if u > after)[:batch]
-        else:
-            chunk = list(db.scalars(select(User.id).where(User.id > after).order_by(User.id).limit(batch)))
+        chunk = list(db.scalars(select(User.id).where(User.id > after).order_by(User.id).limit(batch)))
+        db.commit()
         if not chunk:
             return result
-        db.commit()
+        if deadline is not None and after and time.monotonic() > deadline:  # at least one batch per call
+            result.unfinished = True
+            return result
         begin_write(db)
         try:
             _reflow_people(db, pauses, today, chunk, result)

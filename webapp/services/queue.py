@@ -328,26 +328,22 @@ def streak(db: Session, user: User, today: date, done_today: bool) -> int:
     not counted, and a card due inside a pause is not late until the first study day after it
     (normally the calendar has moved such cards out already; this covers a pause entered late).
     """
-    # Imported here so the calendar's change to this module stays inside this function.
-    from sqlalchemy import or_
-
-    from .calendar import calendar
+    from . import calendar  # imported here so the calendar's change to this module stays inside this function
 
     since = today - timedelta(days=STREAK_LOOKBACK_DAYS)
-    pauses = calendar(db, since=since).pauses
+    days = calendar.calendar(db, since=since)
+    pauses = days.pauses
     mine = [ReviewLog.user_id == user.id, ReviewLog.study_day >= since]
     late_rows = [ReviewLog.kind == LOG_REVIEW, ReviewLog.before_due < ReviewLog.study_day]
-    if pauses:
-        late_rows.append(not_(or_(*(and_(ReviewLog.before_due.between(p.first, p.last),
-                                          ReviewLog.study_day <= p.last + timedelta(days=1)) for p in pauses))))
+    if (excused_late := calendar.late_excused(days)) is not None:
+        late_rows.append(not_(excused_late))
     late = db.scalar(select(func.max(ReviewLog.study_day)).where(*mine, *late_rows))
     broken_after = since
     if late is not None:
         broken_after = max(broken_after, late - timedelta(days=1))
     overdue = [ReviewState.due_day < today, not_(and_(*_relearn_today(today)))]
-    excused = next((p for p in pauses if today - timedelta(days=1) in p), None)
-    if excused is not None:  # due in the pause that just ended (or goes on): not overdue yet
-        overdue.append(not_(ReviewState.due_day.between(excused.first, today - timedelta(days=1))))
+    if (excused := calendar.still_excused(days, today)) is not None:
+        overdue.append(not_(excused))
     still_overdue = db.scalar(
         select(func.count()).select_from(_state_cards(db, user).where(*overdue).limit(1).subquery())
     )
