@@ -3,7 +3,8 @@
     .venv/bin/python bench/growth.py                     # SQLite
     .venv/bin/python bench/growth.py --postgres          # PostgreSQL (TIFA_BENCH_DATABASE_URL)
 
-One dimension at a time: 1k, 10k and 100k cards for the measured person (staff fixed at 100),
+One dimension at a time: 1k, 10k and 100k cards for the measured person (staff fixed at 100; three
+past grades per learned card over the last 300 days),
 then 100, 1,000 and 10,000 staff (200 cards each, the measured person's cards fixed at 1k).
 Every other person has states on the same cards, so tables grow with staff too. Each point
 times ``GET /api/v1/review/next`` + ``POST /api/v1/review/<id>`` (median of 200 grades) and
@@ -38,7 +39,7 @@ def build(url: str, cards: int, staff: int, other_cards: int = OTHER_CARDS) -> N
     from webapp import create_app
     from webapp.bootstrap import upgrade_schema
     from webapp.db import get_engine
-    from webapp.models import Card, Deck, DeckAssignment, Note, ReviewState, User, utcnow
+    from webapp.models import Card, Deck, DeckAssignment, Note, ReviewLog, ReviewState, User, utcnow
     from webapp.services.passwords import hash_password
 
     app = create_app({"DATABASE_URL": url, "SCHEDULER": False})
@@ -78,6 +79,13 @@ def build(url: str, cards: int, staff: int, other_cards: int = OTHER_CARDS) -> N
 
         # Person 0 keeps 10% of cards new so new cards are served too.
         conn.execute(insert(ReviewState), states(1, int(cards * 0.9)))
+        # ...and has the history such a collection comes with: three past grades per learned card over
+        # the last 300 days, one in ten of them late, so the streak has a year of logs to look through.
+        conn.execute(insert(ReviewLog), [
+            {"user_id": 1, "card_id": c + 1, "deck_id": deck_id, "kind": "review", "quality": 4, "reviewed_at": now,
+             "study_day": day, "ms": 3000, "before_due": day - timedelta(days=rng.random() < 0.1)}
+            for c in range(int(cards * 0.9)) for day in
+            (today - timedelta(days=rng.randint(1, 300)) for _ in range(3))])
         batch: list[dict] = []
         for u in range(2, staff + 1):
             batch += states(u, min(other_cards, cards))

@@ -1,4 +1,5 @@
-"""Due tallies (trigger-kept counts behind Today's figures) agree with a recount after every kind of write."""
+"""Today's figures from cheap reads: trigger-kept due tallies agree with a recount after every kind of write,
+and the streak's day count (a loose index scan) agrees with COUNT(DISTINCT)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from scheduler.queue import MASTERED_INTERVAL
 from scheduler.study_day import study_day
 from webapp.cli import main
 from webapp.db import session_scope
-from webapp.models import Card, Deck, DueTally, Note, ReviewState, User
+from webapp.models import Card, Deck, DueTally, Note, ReviewLog, ReviewState, User
 from webapp.services import queue, review, tallies
 from webapp.services.notes import delete_note, restore_note
 
@@ -137,3 +138,30 @@ def test_check_reports_drift_and_repair_rebuilds(app: Flask, make_user, db_url: 
     assert "一致" in result.output
     with session_scope(app) as db:
         assert tallies.drift(db) == []
+
+
+def test_studied_days_loose_scan_matches_count_distinct(app: Flask, make_user) -> None:
+    """The streak's day count (one index seek per studied day) equals COUNT(DISTINCT study_day)."""
+    make_deck(app, TEXTS[:2], key="e")
+    user_id = make_user("7005")
+    rng = random.Random(5)
+    base = study_day(START, TZ)
+    with session_scope(app, write=True) as db:
+        card_id = db.scalar(select(Card.id).limit(1))
+        deck_id = db.scalar(select(Deck.id).limit(1))
+        db.add_all(ReviewLog(user_id=user_id, card_id=card_id, deck_id=deck_id, kind=rng.choice(["review", "undo"]),
+                             quality=4, study_day=base - timedelta(days=rng.randint(0, 90)), ms=1)
+                   for _ in range(400))
+    with session_scope(app) as db:
+        user = db.get(User, user_id)
+        for after, before in ((base - timedelta(days=91), base + timedelta(days=1)), (base - timedelta(days=30), base),
+                              (base - timedelta(days=5), base - timedelta(days=4))):
+            expected = db.scalar(select(func.count(func.distinct(ReviewLog.study_day)))
+                                 .where(ReviewLog.user_id == user_id, ReviewLog.kind != "undo",
+                                        ReviewLog.study_day > after, ReviewLog.study_day < before))
+            assert queue._studied_days(db, user, after, before, []) == expected
+            gap = [~ReviewLog.study_day.between(base - timedelta(days=20), base - timedelta(days=10))]
+            expected_gap = db.scalar(select(func.count(func.distinct(ReviewLog.study_day)))
+                                     .where(ReviewLog.user_id == user_id, ReviewLog.kind != "undo",
+                                            ReviewLog.study_day > after, ReviewLog.study_day < before, *gap))
+            assert queue._studied_days(db, user, after, before, gap) == expected_gap
