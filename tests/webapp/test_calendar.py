@@ -415,3 +415,27 @@ def test_today_page_says_when_a_pause_is_on(app: Flask, client: FlaskClient, mak
     assert "寒假中，暂停提醒；到期卡片已顺延到 2 月 22 日起。" in html
     monkeypatch.setattr(routes, "utcnow", lambda: at(BACK))
     assert 'id="today-pause"' not in client.get("/today").get_data(as_text=True)
+
+
+def test_a_card_graded_while_the_reflow_runs_is_left_to_the_next_run(
+        app: Flask, make_user: Callable[..., int], monkeypatch: pytest.MonkeyPatch) -> None:
+    user_id = make_user("s1")
+    make_deck(app, texts(3))
+    study_all(app, user_id, date(2027, 1, 10))
+    ids = _due(app, user_id, [date(2027, 1, 19)] * 3)
+    add_pause(app)
+    real = service.usual_loads
+
+    def meanwhile(db, user_ids, today):  # noqa: ANN001, ANN202 - another writer changes one row in between
+        db.execute(update(ReviewState).where(ReviewState.id == ids[0]).values(version=ReviewState.version + 1))
+        return real(db, user_ids, today)
+
+    monkeypatch.setattr(service, "usual_loads", meanwhile)
+    with session_scope(app) as db:
+        result = service.reflow(db, date(2027, 1, 12))
+    assert (result.cards, result.skipped) == (2, 1)
+    assert result.text() == "顺延 2 张卡片（1 人），1 张正在复习中，下次再顺延"
+    assert [s.due_day for s in states(app, user_id)] == [date(2027, 1, 19), BACK, BACK]
+    monkeypatch.setattr(service, "usual_loads", real)
+    with session_scope(app) as db:
+        assert service.reflow(db, date(2027, 1, 13)).cards == 1
