@@ -63,6 +63,8 @@ def from_env() -> dict[str, Any]:
         "SMTP_USER": os.environ.get("TIFA_SMTP_USER", ""),
         "SMTP_PASSWORD": os.environ.get("TIFA_SMTP_PASSWORD", ""),
         "SMTP_SENDER": os.environ.get("TIFA_SMTP_SENDER", ""),
+        # Seconds to wait for a WeCom/DingTalk robot's answer (webapp/channels).
+        "CHANNEL_TIMEOUT": float(os.environ.get("TIFA_CHANNEL_TIMEOUT") or 10),
         # Uploads: .docx/.pdf up to 20 MB; a little headroom for the form fields around the file.
         "MAX_CONTENT_LENGTH": 21 * MB,
         "SESSION_COOKIE_HTTPONLY": True,

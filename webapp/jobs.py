@@ -23,6 +23,8 @@ from scheduler.sm2 import PASSING_QUALITY
 from scheduler.study_day import DEFAULT_TIMEZONE, study_day
 
 from . import backup as backups
+from .channels import sender as channel_sender
+from .channels import service as channel_service
 from .db import begin_write, session_scope
 from .mailer import Attachment, Mailer, Message, mailer_from_config, send_with_retry
 from .models import (
@@ -125,8 +127,9 @@ def reminder_message(user: User, left: int, new: int, streak: int, base_url: str
 
 
 def remind(db: Session, mailer: Mailer, now: datetime, *, tz: str = DEFAULT_TIMEZONE, base_url: str = "",
-           sleep: Callable[[float], None] | None = None) -> str:
-    """One short email to each active, opted-in person with cards to study today."""
+           sleep: Callable[[float], None] | None = None, channels: channel_sender.Sender | None = None) -> str:
+    """One short email to each active, opted-in person with cards to study today (and a summary in each
+    department's group chat, see ``_channel_reminders``)."""
     today = study_day(now, tz)
     if (pause := calendar.pause_on(db, today)) is not None:  # holidays: no reminders at all
         db.commit()
@@ -148,7 +151,15 @@ def remind(db: Session, mailer: Mailer, now: datetime, *, tz: str = DEFAULT_TIME
         db.commit()
         message = reminder_message(user, counts.left, counts.new, streak, base_url)
         _deliver(db, mailer, user.id, KIND_REMINDER, today, message, tally, now, sleep)
-    return tally.text(f"{today.isoformat()} 复习提醒") + f"，无待复习 {nobody_due}"
+    return (tally.text(f"{today.isoformat()} 复习提醒") + f"，无待复习 {nobody_due}"
+            + _channel_reminders(db, channels, today, now, base_url))
+
+
+def _channel_reminders(db: Session, channels: channel_sender.Sender | None, today: date, now: datetime,
+                       base_url: str) -> str:
+    """Today's reminder in each department's WeCom/DingTalk group (webapp/channels); '' without robots."""
+    sender = channels or channel_sender.Sender()
+    return channel_service.remind_departments(db, sender, today, now, base_url).text("群消息")
 
 
 # -- nightly progress snapshot --------------------------------------------------------------------
@@ -239,8 +250,10 @@ def backup(app: Flask, now: datetime) -> str:
 # -- weekly report --------------------------------------------------------------------------------
 
 def weekly_report(db: Session, mailer: Mailer, now: datetime, *, tz: str = DEFAULT_TIMEZONE,
-                  sleep: Callable[[float], None] | None = None) -> str:
-    """Last week's XLSX report, mailed as an attachment to each super admin."""
+                  sleep: Callable[[float], None] | None = None, base_url: str = "",
+                  channels: channel_sender.Sender | None = None) -> str:
+    """Last week's XLSX report, mailed as an attachment to each super admin; each department's figures
+    go to its group chat."""
     week = report.Week.before(study_day(now, tz))
     content = report.build_xlsx(db, week)
     admins = db.scalars(select(User).where(User.active.is_(True), User.role == ROLE_SUPER_ADMIN)
@@ -255,7 +268,8 @@ def weekly_report(db: Session, mailer: Mailer, now: datetime, *, tz: str = DEFAU
                   "各部门、各人的学习情况。\n也可在管理页面“后台任务”中下载。\n"),
             attachments=[Attachment(report.filename(week), content)])
         _deliver(db, mailer, admin.id, KIND_WEEKLY_REPORT, week.monday, message, tally, now, sleep)
-    return tally.text(f"{week.label} 周报（{len(content) // 1024} KB）")
+    groups = channel_service.report_departments(db, channels or channel_sender.Sender(), week, now, base_url)
+    return tally.text(f"{week.label} 周报（{len(content) // 1024} KB）") + groups.text("群消息")
 
 
 # -- overdue nudge --------------------------------------------------------------------------------
@@ -398,6 +412,8 @@ def body_for(app: Flask, name: str, now: datetime, mailer: Mailer | None = None)
     """The work of job ``name`` at ``now``, as a no-argument callable for ``scheduler.jobs.run_once``."""
     mailer = mailer if mailer is not None else app.extensions.get("tifa.mailer") or mailer_from_config(app.config)
     tz = _tz(app)
+    base_url = app.config.get("BASE_URL", "")
+    channels = channel_sender.Sender.from_config(app.config)
 
     def with_session(work: Callable[[Session], str]) -> Callable[[], str]:
         def run() -> str:
@@ -406,10 +422,11 @@ def body_for(app: Flask, name: str, now: datetime, mailer: Mailer | None = None)
         return run
 
     bodies: dict[str, Callable[[], str]] = {
-        spec.REMIND: with_session(lambda db: remind(db, mailer, now, tz=tz, base_url=app.config.get("BASE_URL", ""))),
+        spec.REMIND: with_session(lambda db: remind(db, mailer, now, tz=tz, base_url=base_url, channels=channels)),
         spec.SNAPSHOT: with_session(lambda db: snapshot(db, now, tz=tz)),
         spec.BACKUP: lambda: backup(app, now),
-        spec.WEEKLY_REPORT: with_session(lambda db: weekly_report(db, mailer, now, tz=tz)),
+        spec.WEEKLY_REPORT: with_session(lambda db: weekly_report(db, mailer, now, tz=tz, base_url=base_url,
+                                                                  channels=channels)),
         spec.OVERDUE_NUDGE: with_session(lambda db: overdue_nudge(db, mailer, now, tz=tz)),
         spec.CALENDAR_REFLOW: with_session(lambda db: calendar_reflow(db, now, tz=tz)),
     }

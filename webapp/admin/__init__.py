@@ -10,4 +10,4 @@ from .access import admin_required
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(admin_required)
 
-from . import audit, calendar, decks, home, jobs, materials, progress, staff  # noqa: E402,F401
+from . import audit, calendar, channels, decks, home, jobs, materials, progress, staff  # noqa: E402,F401

@@ -16,6 +16,9 @@ from scheduler.study_day import study_day
 
 from .. import backup as backups
 from .. import jobs
+from ..channels import platforms as channel_platforms
+from ..channels import service as channel_service
+from ..channels.sender import Sender
 from ..db import get_db
 from ..models import JobRun, Notification, User
 from ..services import weekly_report as report
@@ -66,7 +69,8 @@ def jobs_page() -> str:
         mail_configured=bool(current_app.config.get("SMTP_HOST")), recent=recent,
         behind=jobs.behind_learn_by(db, today), last_week=report.Week.before(today),
         backups=backups.list_backups(backups.backups_dir(current_app.instance_path)) if database else None,
-        scheduler_on=bool(current_app.config.get("SCHEDULER")))
+        scheduler_on=bool(current_app.config.get("SCHEDULER")),
+        channel_failures=channel_service.failures(db, now), channel_advice=channel_platforms.ADVICE)
 
 
 @bp.route("/jobs/<name>/run", methods=["POST"])
@@ -87,6 +91,23 @@ def jobs_run(name: str) -> WerkzeugResponse:
     else:
         flash(f"“{title}”运行失败（{outcome.period}）：{outcome.summary}。请检查配置后，等下一期自动运行。", "error")
     return redirect(url_for("admin.jobs_page"))
+
+
+@bp.route("/jobs/deliveries/<int:delivery_id>/retry", methods=["POST"])
+def channel_retry(delivery_id: int) -> WerkzeugResponse:
+    """Post a failed group-chat message again, now (after fixing the robot's settings)."""
+    super_admin_required()
+    db = get_db()
+    db.commit()  # the retry claims the row in its own short transactions
+    result = channel_service.retry_delivery(db, Sender.from_config(current_app.config), delivery_id,
+                                            datetime.now(UTC))
+    if result is None:
+        flash("这条群消息已经发出或正在发送，未重复发送。", "info")
+    elif result.ok:
+        flash(f"已重新发送。平台回复：{result.answer}", "success")
+    else:
+        flash(f"重新发送仍然失败：{result.error}。{channel_platforms.ADVICE}", "error")
+    return redirect(url_for("admin.jobs_page") + "#channel-failures")
 
 
 def _week_arg(today: date) -> report.Week:

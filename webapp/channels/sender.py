@@ -53,9 +53,13 @@ class Sender:
             # No redirects: a webhook that redirects would carry the key to another host.
             response = requests.post(target, data=body, timeout=self.timeout, allow_redirects=False,
                                      headers={"Content-Type": "application/json; charset=utf-8"})
+        except requests.ConnectTimeout:
+            return platforms.Reply(False, f"连接 {host} 超时（{self.timeout:g} 秒）", retryable=True, answer="超时")
         except requests.Timeout:
-            return platforms.Reply(False, f"{host} 在 {self.timeout:g} 秒内没有回复（超时）", retryable=True,
-                                   answer="超时")
+            # The robot had the message and did not answer in time: it may have posted it, so no automatic
+            # retry (a duplicate in the group is worse than one the admin re-sends after a look).
+            return platforms.Reply(False, f"{host} 在 {self.timeout:g} 秒内没有回复（超时），消息可能已经发出："
+                                   "请先看看群里，再决定是否重试", answer="超时")
         except requests.ConnectionError:
             return platforms.Reply(False, f"无法连接 {host}：请检查网络、代理或防火墙是否允许访问", retryable=True,
                                    answer="无法连接")
