@@ -81,7 +81,8 @@ def test_super_admin_adds_edits_and_deletes_pauses_and_terms_with_an_audit_trail
     as_admin(client, make_user)
     page = client.get("/admin/calendar")
     assert page.status_code == 200 and "学期与假期" in page.get_data(as_text=True)
-    assert "学期与假期" in client.get("/admin/").get_data(as_text=True)  # in the admin nav
+    home = client.get("/admin/").get_data(as_text=True)
+    assert 'id="link-calendar"' in home and 'href="/admin/calendar">学期与假期</a>' in home  # tile and nav
     response = post(client, "/admin/calendar/terms", {"name": "2026-2027学年第一学期", "first_day": "2026-09-01",
                                                       "last_day": "2027-01-17"})
     assert response.status_code == 302
@@ -146,7 +147,7 @@ def test_terms_may_not_overlap(app: Flask, client: FlaskClient, make_user: Calla
 def test_only_super_admins_and_only_with_csrf(app: Flask, client: FlaskClient, make_user: Callable[..., int]) -> None:
     as_admin(client, make_user, "dept", role="dept_admin")
     assert client.get("/admin/calendar").status_code == 403
-    assert "学期与假期" not in client.get("/admin/").get_data(as_text=True)
+    assert "学期与假期" not in client.get("/admin/").get_data(as_text=True)  # neither tile nor nav link
     other = app.test_client()
     as_admin(other, make_user, "boss")
     refused = other.post("/admin/calendar/pauses", data={"name": "寒假", "kind": "寒假", "first_day": "2027-01-18",
