@@ -104,6 +104,12 @@ ACCESS: dict[tuple[str, str], str] = {
     ("admin.calendar_pause_delete", "POST"): "super",
     ("admin.calendar_term_save", "POST"): "super",
     ("admin.calendar_term_delete", "POST"): "super",
+    ("admin.channels_list", "GET"): "admin",
+    ("admin.channel_edit", "GET"): "super",  # department B's robots
+    ("admin.channel_save", "POST"): "super",
+    ("admin.channel_test", "POST"): "super",
+    ("admin.channel_delete", "POST"): "super",
+    ("admin.channel_retry", "POST"): "super",
 }
 
 # Routes that take their CSRF token from somewhere else (the CAS server cannot send one).
@@ -113,6 +119,7 @@ LAST = {("auth.logout", "POST")}
 
 STATIC_FILE = "css/app.css"
 JOB_NAME = "snapshot"
+CHANNEL_KIND = "wecom"
 QUERY = {"admin.progress_csv": "?table=summary"}
 
 
@@ -129,6 +136,8 @@ def fill(rule: Rule, world: World) -> str:
             values[arg] = STATIC_FILE
         elif arg == "name":
             values[arg] = JOB_NAME
+        elif arg == "kind":
+            values[arg] = CHANNEL_KIND
         else:
             values[arg] = world.ids[arg]
     path = rule.build(values, append_unknown=False)

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from helpers import csrf_token, login
 from review_helpers import make_deck
 from webapp.db import session_scope
-from webapp.models import Card, DeckAssignment, Department, Note, Pause, Term, User
+from webapp.models import Card, ChannelDelivery, DeckAssignment, Department, DepartmentChannel, Note, Pause, Term, User
 
 ROLES = ("anonymous", "staff", "other_staff", "dept_admin", "super_admin", "deactivated")
 DEPT_A, DEPT_B = "甲部门", "乙部门"
@@ -56,6 +56,16 @@ def build_world(app: Flask, make_user: Any) -> World:
         db.add_all([term, pause])
         db.flush()
         world.ids["term_id"], world.ids["pause_id"] = term.id, pause.id
+        # Department B's group robot (a closed local port: a post fails at once) and a failed message to it.
+        channel = DepartmentChannel(department_id=dept_b, kind="wecom",
+                                    webhook_url="http://127.0.0.1:9/cgi-bin/webhook/send?key=b-robot-key-0000")
+        db.add(channel)
+        db.flush()
+        delivery = ChannelDelivery(channel_id=channel.id, kind="remind", period="2026-11-30", title="提醒", body="提醒",
+                                   status="failed", attempts=1, error="HTTP 500")
+        db.add(delivery)
+        db.flush()
+        world.ids["delivery_id"] = delivery.id
     return world
 
 

@@ -85,8 +85,10 @@ def channel_delete(department_id: int, kind: str) -> Response:
     db = get_db()
     begin_admin_write(db)
     channel = channels.channels_of(db, department.id).get(kind)
-    if channel is None:
-        abort(404)
+    if channel is None:  # already deleted (a second click, another tab)
+        db.rollback()
+        flash(f"{department.name}没有设置{platforms.LABELS[kind]}群机器人。", "info")
+        return redirect(url_for("admin.channel_edit", department_id=department.id))
     channels.delete_channel(db, current_user, department, channel)
     db.commit()
     flash(f"已删除{department.name}的{platforms.LABELS[kind]}群机器人，不再向该群发消息。", "success")
@@ -98,9 +100,10 @@ def channel_test(department_id: int, kind: str) -> Response:
     department, kind = _department(department_id), _kind(kind)
     db = get_db()
     channel = channels.channels_of(db, department.id).get(kind)
-    if channel is None:
-        abort(404)
     db.commit()  # no transaction held while the robot answers
+    if channel is None:
+        flash(f"{department.name}还没有设置{platforms.LABELS[kind]}群机器人：请先填写 Webhook 地址并保存。", "info")
+        return redirect(url_for("admin.channel_edit", department_id=department.id))
     result = channels.send_probe(Sender.from_config(current_app.config), channel, department, current_user)
     begin_admin_write(db)
     audit(db, current_user, "channel.test", "department", department.id, department=department.name,
