@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +21,7 @@ from webapp import jobs
 from webapp.channels.sender import Sender
 from webapp.db import session_scope
 from webapp.mailer import RecordingMailer
-from webapp.models import Card, ChannelDelivery, Department, DepartmentChannel, ReviewState, User
+from webapp.models import Card, ChannelDelivery, Department, DepartmentChannel, Pause, ReviewState, User
 from webapp.services.review import grade_card, issue_token
 
 TZ = "Asia/Shanghai"
@@ -129,6 +129,15 @@ def test_nothing_due_posts_nothing(app: Flask, staff: dict[str, int], robots: Ro
     summary = remind(app, Sender())  # no deck assigned: nobody has cards
     assert robots.requests == [] and deliveries(app) == []
     assert "无内容的部门 1" in summary
+
+
+def test_holiday_pause_posts_nothing(app: Flask, staff: dict[str, int], robots: RobotServer) -> None:
+    make_deck(app)
+    add_channel(app, "wecom", robots.wecom_url)
+    with session_scope(app, write=True) as db:
+        db.add(Pause(name="寒假", kind="寒假", first_day=date(2026, 11, 28), last_day=date(2026, 12, 2)))
+    assert "假期暂停" in remind(app, Sender())
+    assert robots.requests == [] and deliveries(app) == []
 
 
 def test_no_robot_leaves_the_summary_as_it_was(app: Flask, staff: dict[str, int]) -> None:

@@ -87,6 +87,10 @@ def test_super_admin_sets_up_both_robots_masked_everywhere(app: Flask, client: F
     assert "已删除" in deleted.get_data(as_text=True)
     assert [c.kind for c in channels(app)] == ["dingtalk"]
     assert audit_rows(app)[-1].action == "channel.delete"
+    again = post(client, f"/admin/channels/{dept}/wecom/delete", follow_redirects=True)  # a second click
+    assert "没有设置企业微信群机器人" in again.get_data(as_text=True)
+    departments_page = client.get("/admin/departments").get_data(as_text=True)
+    assert f'href="/admin/channels/{dept}"' in departments_page
 
 
 @pytest.mark.parametrize(("kind", "form", "message"), [
