@@ -88,9 +88,12 @@ def test_reply_reading() -> None:
     assert "errcode 310000" in refused.error and "sign not match" in refused.error and "加签密钥" in refused.error
     limited = platforms.read_reply("dingtalk", 200, b'{"errcode":130101,"errmsg":"send too fast"}')
     assert limited.retryable and "每分钟最多 20 条" in limited.error
-    assert platforms.read_reply("wecom", 502, b"<html>bad gateway</html>").retryable
-    assert "HTTP 404" in platforms.read_reply("wecom", 404, b"").error
-    assert "无法识别" in platforms.read_reply("wecom", 200, b"not json").error
+    bad_gateway = platforms.read_reply("wecom", 502, b"<html>bad gateway</html>")
+    assert bad_gateway.retryable and bad_gateway.error == "HTTP 502"
+    assert platforms.read_reply("wecom", 404, b"").error == "HTTP 404"
+    # Another server's page is never quoted back (the address could point anywhere on the intranet).
+    other = platforms.read_reply("wecom", 200, b"<html>intranet secrets</html>")
+    assert not other.ok and "没有 errcode" in other.error and "intranet" not in other.error + other.answer
 
 
 def test_reminder_markdown_lists_people_and_links_today() -> None:

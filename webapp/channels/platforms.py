@@ -167,17 +167,17 @@ class Reply:
 
 
 def read_reply(kind: str, status: int, body: bytes) -> Reply:
-    text = body[:2000].decode("utf-8", errors="replace")
+    """Only the robots' own JSON (errcode/errmsg) is quoted back: an address pointed at some other server
+    on the intranet must not turn the test button into a way of reading its pages."""
     if status != 200:
-        snippet = re.sub(r"\s+", " ", text).strip()[:200]
-        return Reply(False, f"HTTP {status}" + (f"：{snippet}" if snippet else ""), retryable=status >= 500 or
-                     status == 429, answer=f"HTTP {status}")
+        return Reply(False, f"HTTP {status}", retryable=status >= 500 or status == 429, answer=f"HTTP {status}")
     try:
-        data = json.loads(text)
+        data = json.loads(body[:4000].decode("utf-8"))
         code = int(data.get("errcode"))
-        message = str(data.get("errmsg", ""))
+        message = str(data.get("errmsg", ""))[:500]
     except (ValueError, TypeError, AttributeError):
-        return Reply(False, f"平台回复无法识别：{text[:200]}", answer=text[:200])
+        return Reply(False, "回复不是机器人接口的格式（没有 errcode）：地址可能不是群机器人的 Webhook",
+                     answer="无法识别的回复")
     answer = f"errcode {code}，{message}"
     if code == 0:
         return Reply(True, answer=answer)
