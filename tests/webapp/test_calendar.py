@@ -129,7 +129,9 @@ def test_a_wrong_pause_is_refused_in_chinese(app: Flask, client: FlaskClient, ma
     as_admin(client, make_user)
     response = post(client, "/admin/calendar/pauses", form)
     assert response.status_code == 400
-    assert message in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert message in html
+    assert f'value="{form["first_day"]}"' in html  # the form comes back filled in
     with session_scope(app) as db:
         assert db.scalar(select(func.count()).select_from(Pause)) == 0
         assert db.scalar(select(func.count()).select_from(AuditLog)) == 0
@@ -141,7 +143,9 @@ def test_terms_may_not_overlap(app: Flask, client: FlaskClient, make_user: Calla
     response = post(client, "/admin/calendar/terms", {"name": "第二学期", "first_day": "2027-01-10",
                                                       "last_day": "2027-07-01"})
     assert response.status_code == 400
-    assert "与学期“第一学期”（2026-09-01 至 2027-01-17）的日期重叠" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "与学期“第一学期”（2026-09-01 至 2027-01-17）的日期重叠" in html
+    assert 'value="第二学期"' in html and 'value="2027-01-10"' in html  # the refused form comes back filled in
 
 
 def test_only_super_admins_and_only_with_csrf(app: Flask, client: FlaskClient, make_user: Callable[..., int]) -> None:

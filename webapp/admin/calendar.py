@@ -38,7 +38,16 @@ def _page(status: int = 200) -> tuple[str, int]:
     return render_template(
         "admin/calendar.html", terms=terms, pauses=pauses, kinds=PAUSE_KINDS, today=today,
         merged=list(reversed(merged.pauses)), paused=merged.pause_on(today), term=service.term_of(db, today),
-        form=request.form if request.method == "POST" else {}), status
+        new_pause=_refill("admin.calendar_pause_save", "pause_id"),
+        new_term=_refill("admin.calendar_term_save", "term_id")), status
+
+
+def _refill(endpoint: str, id_arg: str) -> dict[str, str]:
+    """A refused "add" form comes back filled in (edits show the stored row again)."""
+    args = request.view_args or {}
+    if request.method == "POST" and request.endpoint == endpoint and args.get(id_arg) is None:
+        return dict(request.form)
+    return {}
 
 
 @bp.route("/calendar")
