@@ -314,3 +314,63 @@ def test_scheduled_run_uses_configured_timeout_and_base_url(app: Flask, staff: d
     assert len(texts) == 2 and all("[打开今日复习](https://study.example.edu/today)" in t for t in texts)
     assert not jobs.run_job(app, "remind", now=MONDAY_0730 + timedelta(hours=1), mailer=RecordingMailer()).ran
     assert len(robots.requests) == 2
+
+
+def test_two_schedulers_at_once_post_once(app: Flask, staff: dict[str, int], robots: RobotServer) -> None:
+    import threading
+
+    make_deck(app)
+    add_channel(app, "wecom", robots.wecom_url)
+    add_channel(app, "dingtalk", robots.dingtalk_url, DINGTALK_SECRET)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            remind(app, Sender())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(m["kind"] for m in robots.accepted) == ["dingtalk", "wecom"]
+    assert len(robots.requests) == 2 and len(deliveries(app)) == 2
+
+
+def test_failure_leaves_the_jobs_page_once_a_later_message_gets_through(
+        app: Flask, client: FlaskClient, make_user: Callable[..., int], staff: dict[str, int],
+        robots: RobotServer) -> None:
+    make_deck(app)
+    add_channel(app, "wecom", robots.wecom_url)
+    robots.fail("93000")
+    remind(app, Sender())
+    as_admin(client, make_user)
+    html = client.get("/admin/jobs").get_data(as_text=True)
+    assert "errcode 93000" in html and "Webhook 地址无效或机器人已被移出群" in html
+    remind(app, Sender(), now=MONDAY_0730 + timedelta(days=1))  # the next day's reminder reaches the group
+    assert [r.status for r in deliveries(app)] == ["failed", "sent"]
+    assert len(robots.accepted) == 1 and "12月1日" in robots.texts("wecom")[0]  # yesterday's is not re-posted
+    html = client.get("/admin/jobs").get_data(as_text=True)
+    assert "errcode 93000" not in html and "没有发送失败的群消息" in html
+
+
+def test_message_left_mid_post_is_shown_and_only_retried_by_hand(
+        app: Flask, client: FlaskClient, make_user: Callable[..., int], staff: dict[str, int],
+        robots: RobotServer) -> None:
+    make_deck(app)
+    add_channel(app, "wecom", robots.wecom_url)
+    remind(app, Sender())
+    # As if the process had stopped during the POST an hour ago: the row stays 'pending'.
+    with session_scope(app, write=True) as db:
+        db.execute(update(ChannelDelivery).values(status="pending", updated_at=datetime.now(UTC) - timedelta(hours=1)))
+    remind(app, Sender(), now=MONDAY_0730 + timedelta(hours=2))
+    assert len(robots.requests) == 1  # never re-posted on its own: it may have gone out
+    as_admin(client, make_user)
+    html = client.get("/admin/jobs").get_data(as_text=True)
+    assert "发送中断" in html and "消息可能已经发出" in html
+    (row,) = deliveries(app)
+    page = post(client, f"/admin/jobs/deliveries/{row.id}/retry", follow_redirects=True).get_data(as_text=True)
+    assert "已重新发送" in page and len(robots.accepted) == 2 and deliveries(app)[0].status == "sent"
