@@ -13,7 +13,7 @@ from sqlalchemy import select
 from admin_helpers import as_admin, post
 from channel_helpers import DINGTALK_SECRET, DINGTALK_TOKEN, WECOM_KEY, RobotServer, robot_server
 from webapp.db import session_scope
-from webapp.models import AuditLog, Department, DepartmentChannel
+from webapp.models import AuditLog, ChannelDelivery, Department, DepartmentChannel
 
 DEPT = "马克思主义学院"
 OTHER = "外国语学院"
@@ -168,3 +168,28 @@ def test_staff_cannot_reach_the_pages(app: Flask, client: FlaskClient, make_user
     as_admin(client, make_user, username="s9", role="staff", department=DEPT)
     assert client.get("/admin/channels").status_code == 403
     assert client.get(f"/admin/channels/{departments[DEPT]}").status_code == 403
+
+
+def test_department_admin_sees_their_robots_latest_posts_and_failures(
+        app: Flask, client: FlaskClient, make_user: Callable[..., int], departments: dict[str, int],
+        robots: RobotServer) -> None:
+    as_admin(client, make_user, username="sec", role="dept_admin", department=DEPT)
+    dept = departments[DEPT]
+    post(client, f"/admin/channels/{dept}/wecom", {"webhook_url": robots.wecom_url, "enabled": "1"})
+    with session_scope(app, write=True) as db:
+        channel_id = db.scalar(select(DepartmentChannel.id))
+        db.add_all([ChannelDelivery(channel_id=channel_id, kind="remind", period="2026-11-30", status="failed",
+                                    attempts=4, error="HTTP 500"),
+                    ChannelDelivery(channel_id=channel_id, kind="weekly_report", period="2026-W48", status="sent",
+                                    attempts=1)])
+    html = client.get(f"/admin/channels/{dept}").get_data(as_text=True)
+    assert "复习提醒 2026-11-30" in html and "发送失败（尝试 4 次）" in html and "HTTP 500" in html
+    assert "检查机器人 Webhook 地址或加签密钥" in html and "学习周报 2026-W48" in html and "已发送" in html
+
+
+def test_audit_log_names_the_robot_actions(app: Flask, client: FlaskClient, make_user: Callable[..., int],
+                                           departments: dict[str, int], robots: RobotServer) -> None:
+    as_admin(client, make_user)
+    post(client, f"/admin/channels/{departments[DEPT]}/wecom", {"webhook_url": robots.wecom_url, "enabled": "1"})
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert "设置群机器人" in html and "key=****5aaa" in html and WECOM_KEY not in html
