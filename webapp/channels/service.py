@@ -163,11 +163,14 @@ def _claim(db: Session, delivery_id: int, now: datetime, abandoned: bool = False
 
 def _post(db: Session, sender: Sender, delivery_id: int, now: datetime, retry: bool = True) -> PostResult:
     """POST a delivery this process holds (pending), then record how it went."""
-    delivery, channel = db.execute(
+    row = db.execute(
         select(ChannelDelivery, DepartmentChannel).join(DepartmentChannel,
                                                         DepartmentChannel.id == ChannelDelivery.channel_id)
-        .where(ChannelDelivery.id == delivery_id)).one()
+        .where(ChannelDelivery.id == delivery_id)).one_or_none()
     db.commit()  # no transaction held while waiting on the robot
+    if row is None:  # the robot was deleted meanwhile (its deliveries go with it)
+        return PostResult(False, 0, "群机器人已被删除")
+    delivery, channel = row
     result = sender.post(channel.kind, channel.webhook_url, channel.secret, delivery.title, delivery.body, retry)
     begin_write(db)
     db.execute(update(ChannelDelivery).where(ChannelDelivery.id == delivery_id).values(
@@ -186,35 +189,38 @@ def _count(tally: ChannelTally, department: str, kind: str, result: PostResult) 
 
 
 def post_period(db: Session, sender: Sender, kind: str, period: str, now: datetime,
-                build: Callable[[Department], tuple[str, str] | None] | None) -> ChannelTally:
+                build: Callable[[int, str], tuple[str, str] | None] | None) -> ChannelTally:
     """Post ``kind`` for ``period`` to every enabled robot: a new message where none was made yet (``build``
-    writes it once per department, None = nothing to say; no ``build``: retries only), and again where this
-    period's post failed."""
+    writes it once per department from its id and name, None = nothing to say; no ``build``: retries only),
+    and again where this period's post failed."""
     tally = ChannelTally()
-    rows = db.execute(
-        select(DepartmentChannel, Department).join(Department, Department.id == DepartmentChannel.department_id)
+    # Plain values, not ORM objects: a rollback (another scheduler made the row first) expires objects, and
+    # reading one again would open a read transaction that SQLite cannot turn into a write.
+    robots = db.execute(
+        select(DepartmentChannel.id, DepartmentChannel.kind, Department.id, Department.name)
+        .join(Department, Department.id == DepartmentChannel.department_id)
         .where(DepartmentChannel.enabled.is_(True)).order_by(Department.name, DepartmentChannel.kind)).all()
     done = dict(db.execute(select(ChannelDelivery.channel_id, ChannelDelivery.id).where(
         ChannelDelivery.kind == kind, ChannelDelivery.period == period)).all())
     db.commit()
-    tally.channels = len(rows)
-    fresh: dict[int, tuple[Department, list[DepartmentChannel]]] = {}
-    for channel, department in rows:
-        if channel.id not in done:
-            fresh.setdefault(department.id, (department, []))[1].append(channel)
-    for department, channels in fresh.values() if build is not None else ():
-        message = build(department)
+    tally.channels = len(robots)
+    fresh: dict[int, tuple[str, list[tuple[int, str]]]] = {}
+    for channel_id, channel_kind, department_id, department in robots:
+        if channel_id not in done:
+            fresh.setdefault(department_id, (department, []))[1].append((channel_id, channel_kind))
+    for department_id, (department, channels) in fresh.items() if build is not None else ():
+        message = build(department_id, department)
         db.commit()
         if message is None:
             tally.quiet += 1
             continue
-        for channel in channels:
-            delivery_id = _create(db, channel.id, kind, period, message[0], message[1], now)
+        for channel_id, channel_kind in channels:
+            delivery_id = _create(db, channel_id, kind, period, message[0], message[1], now)
             if delivery_id is None:
                 tally.skipped += 1
                 continue
-            _count(tally, department.name, channel.kind, _post(db, sender, delivery_id, now))
-    names = {channel.id: (department.name, channel.kind) for channel, department in rows}
+            _count(tally, department, channel_kind, _post(db, sender, delivery_id, now))
+    names = {channel_id: (department, channel_kind) for channel_id, channel_kind, _, department in robots}
     for channel_id, delivery_id in done.items():
         if channel_id in names and _claim(db, delivery_id, now):
             tally.retried += 1
@@ -254,9 +260,9 @@ def department_due(db: Session, department_id: int, today: date) -> list[message
 
 def remind_departments(db: Session, sender: Sender, today: date, now: datetime, base_url: str) -> ChannelTally:
     """Today's reminder in each department's group, plus another try at this week's failed weekly reports."""
-    def build(department: Department) -> tuple[str, str] | None:
-        due = department_due(db, department.id, today)
-        return messages.reminder(department.name, today, due, base_url) if due else None
+    def build(department_id: int, department: str) -> tuple[str, str] | None:
+        due = department_due(db, department_id, today)
+        return messages.reminder(department, today, due, base_url) if due else None
 
     tally = post_period(db, sender, DELIVERY_REMIND, today.isoformat(), now, build)
     reports = retry_failed(db, sender, DELIVERY_WEEKLY_REPORT, report.Week.before(today).label, now)
@@ -275,14 +281,14 @@ def report_departments(db: Session, sender: Sender, week: report.Week, now: date
     for person in report.people(db, week):
         people.setdefault(person.department, []).append(person)
 
-    def build(department: Department) -> tuple[str, str] | None:
-        row = figures.get(department.name)
+    def build(_department_id: int, department: str) -> tuple[str, str] | None:
+        row = figures.get(department)
         if row is None or row.staff == 0:
             return None
-        top = sorted((p for p in people.get(department.name, []) if p.days), key=lambda p: (-p.days, -p.reviews))
+        top = sorted((p for p in people.get(department, []) if p.days), key=lambda p: (-p.days, -p.reviews))
         week_figures = messages.WeekFigures(row.staff, row.active, row.reviews, row.minutes, row.retention,
                                             [(p.name, p.days) for p in top])
-        return messages.weekly(department.name, week.label, week.monday, week.sunday, week_figures, base_url)
+        return messages.weekly(department, week.label, week.monday, week.sunday, week_figures, base_url)
 
     return post_period(db, sender, DELIVERY_WEEKLY_REPORT, week.label, now, build)
 
