@@ -101,7 +101,7 @@ def test_super_admin_sets_up_both_robots_masked_everywhere(app: Flask, client: F
      "应以 SEC 开头"),
     ("wecom", {"webhook_url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=a", "secret": DINGTALK_SECRET},
      "没有加签密钥"),
-])
+], ids=["not-http", "empty", "wrong-platform", "secret-not-SEC", "wecom-with-secret"])
 def test_invalid_settings_are_refused_in_chinese(app: Flask, client: FlaskClient, make_user: Callable[..., int],
                                                  departments: dict[str, int], kind: str, form: dict[str, str],
                                                  message: str) -> None:
