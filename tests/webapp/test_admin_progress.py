@@ -32,6 +32,7 @@ from webapp.models import (
     User,
 )
 from webapp.services import progress as pg
+from webapp.services import queue
 
 
 def today_of(app: Flask) -> date:
@@ -244,7 +245,12 @@ def test_person_figures(app: Flask, world: World) -> None:
     assert a1.streak == 0  # c2 is overdue: yesterday was missed
     assert {d.day: (d.reviews, d.minutes) for d in a1.days if d.reviews} == {
         world.today: (2, 2), world.today - timedelta(days=3): (2, 2)}
-    assert (b1.assigned, b1.new, b1.mastered, b1.streak) == (6, 2, 2, 1)
+    # b1 studied on days -20, -10, -5 and today and never left a due card: four studied days, none broken (days
+    # with nothing due neither break nor extend a run), the same figure b1 sees on 今日.
+    assert (b1.assigned, b1.new, b1.mastered, b1.streak) == (6, 2, 2, 4)
+    with session_scope(app) as db:
+        user = db.get(User, world.users["b1"])
+        assert b1.streak == queue.streak(db, user, world.today, done_today=True)
 
 
 def test_streak_counts_days_with_nothing_left_due(app: Flask, make_user) -> None:  # noqa: ANN001

@@ -44,6 +44,7 @@ from ..models import (
     ReviewState,
     User,
 )
+from . import queue
 
 NO_DEPARTMENT = "（未分部门）"
 FORECAST_DAYS = 14
@@ -665,46 +666,11 @@ def person(db: Session, f: Filters, user_id: int) -> Person | None:
                   overdue, r7, t7, r30, t30, streak(db, user_id, today), days)
 
 
-STREAK_LOOKBACK = 366
-
-
 def streak(db: Session, user_id: int, today: date) -> int:
-    """Consecutive study days, ending today (or yesterday while today's cards are still due), on which the
-    person studied and left no due card undone. A day is missed when a card due on or before it was
-    reviewed only later (a `review` row with before_due <= that day < its study day) or is still overdue.
-    Holiday pauses neither break nor extend the run (services.calendar)."""
-    from . import calendar
-
-    first = today - timedelta(days=STREAK_LOOKBACK)
-    days = calendar.calendar(db, since=first)
-    log, undo = ReviewLog, aliased(ReviewLog)
-    not_undone = ~select(undo.id).where(undo.undoes_id == log.id).exists()
-    mine = [log.user_id == user_id, log.study_day >= first, log.kind != LOG_UNDO, not_undone]
-    # The latest day a due card was left: the day before the latest late review, or yesterday if overdue now.
-    excused_late = calendar.late_excused(days, log)
-    late = db.scalar(select(func.max(log.study_day)).where(*mine, log.kind == LOG_REVIEW,
-                                                           log.before_due < log.study_day,
-                                                           *([~excused_late] if excused_late is not None else [])))
-    missed = _as_date(late) - timedelta(days=1) if late else None
-    excused = calendar.still_excused(days, today)
-    overdue_now = db.scalar(select(func.count()).select_from(ReviewState).where(
-        ReviewState.user_id == user_id, ReviewState.due_day < today,
-        *([~excused] if excused is not None else []),
-        ReviewState.card_id.not_in(select(Card.id).where(Card.retired.is_(True))))) or 0
-    if overdue_now:
-        missed = today - timedelta(days=1)
-    due_today = db.scalar(select(func.count()).select_from(ReviewState).where(
-        ReviewState.user_id == user_id, ReviewState.due_day <= today,
-        ReviewState.card_id.not_in(select(Card.id).where(Card.retired.is_(True))))) or 0
-    active = {_as_date(d) for d in db.scalars(select(log.study_day).where(*mine).group_by(log.study_day))}
-    day = today if (today in active and not due_today) else today - timedelta(days=1)
-    count = 0
-    while missed is None or day > missed:
-        if days.is_paused(day):  # a holiday: neither breaks nor extends the run
-            day -= timedelta(days=1)
-            continue
-        if day not in active:
-            break
-        count += 1
-        day -= timedelta(days=1)
-    return count
+    """The person's streak exactly as they see it on 今日 (services.queue.streak): one definition for both pages,
+    so an admin never reads a different number than the person does."""
+    user = db.get(User, user_id)
+    if user is None:
+        return 0
+    counts = queue.today_summary_counts(db, user, today)
+    return queue.streak(db, user, today, done_today=counts.review + counts.learning == 0)
