@@ -22,6 +22,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("Anki export", ["export.py", "--runs", "3"]),
     ("Dashboard", ["dashboard.py"]),
     ("Growth: cost per grade and Today page as cards and staff grow", ["growth.py"]),
+    ("Growth on PostgreSQL", ["growth.py", "--postgres"]),
     ("Load test over loopback", ["load.py", "--stack", "both", "--users", "40", "--seconds", "30"]),
 ]
 
