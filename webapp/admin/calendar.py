@@ -3,11 +3,13 @@ due inside a pause out of it at once (services.calendar.reflow) and says how man
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from scheduler.study_day import study_day
@@ -70,34 +72,48 @@ def _reflow_and_report(saved: str) -> Response:
     return redirect(url_for("admin.calendar_page"))
 
 
-@bp.route("/calendar/pauses", methods=["POST"], defaults={"pause_id": None})
-@bp.route("/calendar/pauses/<int:pause_id>", methods=["POST"])
-def calendar_pause_save(pause_id: int | None) -> Response | tuple[str, int]:
+def _save(save: Callable[[Session], Term | Pause]) -> str | None:
+    """Run ``save`` in an admin write and commit; the saved row's name, or None after flashing the refusal."""
     super_admin_required()
     db = get_db()
     begin_admin_write(db)
     try:
-        pause = _row(Pause, pause_id) if pause_id is not None else None
-        pause = service.save_pause(db, current_user, pause, request.form.get("name"), request.form.get("kind"),
-                                   request.form.get("first_day"), request.form.get("last_day"))
-        name = pause.name
+        name = save(db).name
         db.commit()
     except service.CalendarError as exc:
         db.rollback()
         flash(str(exc), "error")
+        return None
+    return name
+
+
+def _delete(model: type[Term] | type[Pause], row_id: int) -> str:
+    """Delete one row (audited) and commit; its name."""
+    super_admin_required()
+    db = get_db()
+    begin_admin_write(db)
+    row = _row(model, row_id)
+    name = row.name
+    service.delete(db, current_user, row)
+    db.commit()
+    return name
+
+
+@bp.route("/calendar/pauses", methods=["POST"], defaults={"pause_id": None})
+@bp.route("/calendar/pauses/<int:pause_id>", methods=["POST"])
+def calendar_pause_save(pause_id: int | None) -> Response | tuple[str, int]:
+    form = request.form
+    name = _save(lambda db: service.save_pause(
+        db, current_user, _row(Pause, pause_id) if pause_id is not None else None, form.get("name"),
+        form.get("kind"), form.get("first_day"), form.get("last_day")))
+    if name is None:
         return _page(400)
     return _reflow_and_report(f"已保存假期“{name}”；")
 
 
 @bp.route("/calendar/pauses/<int:pause_id>/delete", methods=["POST"])
 def calendar_pause_delete(pause_id: int) -> Response:
-    super_admin_required()
-    db = get_db()
-    begin_admin_write(db)
-    pause = _row(Pause, pause_id)
-    name = pause.name
-    service.delete(db, current_user, pause)
-    db.commit()
+    name = _delete(Pause, pause_id)
     flash(f"已删除假期“{name}”。已顺延的卡片保持新的到期日。", "success")
     return redirect(url_for("admin.calendar_page"))
 
@@ -105,18 +121,11 @@ def calendar_pause_delete(pause_id: int) -> Response:
 @bp.route("/calendar/terms", methods=["POST"], defaults={"term_id": None})
 @bp.route("/calendar/terms/<int:term_id>", methods=["POST"])
 def calendar_term_save(term_id: int | None) -> Response | tuple[str, int]:
-    super_admin_required()
-    db = get_db()
-    begin_admin_write(db)
-    try:
-        term = _row(Term, term_id) if term_id is not None else None
-        term = service.save_term(db, current_user, term, request.form.get("name"), request.form.get("first_day"),
-                                 request.form.get("last_day"))
-        name = term.name
-        db.commit()
-    except service.CalendarError as exc:
-        db.rollback()
-        flash(str(exc), "error")
+    form = request.form
+    name = _save(lambda db: service.save_term(
+        db, current_user, _row(Term, term_id) if term_id is not None else None, form.get("name"),
+        form.get("first_day"), form.get("last_day")))
+    if name is None:
         return _page(400)
     flash(f"已保存学期“{name}”。", "success")
     return redirect(url_for("admin.calendar_page"))
@@ -124,12 +133,6 @@ def calendar_term_save(term_id: int | None) -> Response | tuple[str, int]:
 
 @bp.route("/calendar/terms/<int:term_id>/delete", methods=["POST"])
 def calendar_term_delete(term_id: int) -> Response:
-    super_admin_required()
-    db = get_db()
-    begin_admin_write(db)
-    term = _row(Term, term_id)
-    name = term.name
-    service.delete(db, current_user, term)
-    db.commit()
+    name = _delete(Term, term_id)
     flash(f"已删除学期“{name}”。", "success")
     return redirect(url_for("admin.calendar_page"))

@@ -300,41 +300,39 @@ def snapshot(row: Term | Pause) -> dict[str, object]:
 def save_term(db: Session, actor: User, term: Term | None, name: str | None, first: str | None,
               last: str | None) -> Term:
     """Create (``term`` None) or change a term, with its audit row, in the caller's transaction."""
-    values = term_values(db, name, first, last, term.id if term is not None else None)
-    before = snapshot(term) if term is not None else None
-    if term is None:
-        term = Term(**values)
-        db.add(term)
-    else:
-        for key, value in values.items():
-            setattr(term, key, value)
-    db.flush()
-    audit(db, actor, "term.create" if before is None else "term.update", "term", term.id,
-          **_changes(before, snapshot(term)))
-    return term
+    return _save(db, actor, Term, term, term_values(db, name, first, last, term.id if term is not None else None))
 
 
 def save_pause(db: Session, actor: User, pause: Pause | None, name: str | None, kind: str | None,
                first: str | None, last: str | None) -> Pause:
     """Create (``pause`` None) or change a pause, with its audit row; the caller reflows after commit."""
-    values = pause_values(name, kind, first, last)
-    before = snapshot(pause) if pause is not None else None
-    if pause is None:
-        pause = Pause(**values)
-        db.add(pause)
+    return _save(db, actor, Pause, pause, pause_values(name, kind, first, last))
+
+
+#: What the audit log calls each kind of row (term.create, pause.update, ...).
+_AUDIT_NAME: dict[type, str] = {Term: "term", Pause: "pause"}
+
+
+def _save(db: Session, actor: User, model: type[Term] | type[Pause], row: Term | Pause | None,
+          values: dict[str, object]) -> Term | Pause:
+    before = snapshot(row) if row is not None else None
+    if row is None:
+        row = model(**values)
+        db.add(row)
     else:
         for key, value in values.items():
-            setattr(pause, key, value)
+            setattr(row, key, value)
     db.flush()
-    audit(db, actor, "pause.create" if before is None else "pause.update", "pause", pause.id,
-          **_changes(before, snapshot(pause)))
-    return pause
+    what = _AUDIT_NAME[model]
+    audit(db, actor, f"{what}.create" if before is None else f"{what}.update", what, row.id,
+          **_changes(before, snapshot(row)))
+    return row
 
 
 def delete(db: Session, actor: User, row: Term | Pause) -> None:
     """Delete a term or a pause (cards already moved out of a deleted pause stay where they are)."""
-    kind = "pause" if isinstance(row, Pause) else "term"
-    audit(db, actor, f"{kind}.delete", kind, row.id, **snapshot(row))
+    what = _AUDIT_NAME[type(row)]
+    audit(db, actor, f"{what}.delete", what, row.id, **snapshot(row))
     db.delete(row)
     db.flush()
 

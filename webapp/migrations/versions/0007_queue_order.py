@@ -35,35 +35,53 @@ depends_on = None
 
 MASTERED = 21
 
+
+def _sqlite_add(row: str) -> str:
+    """Count the review state ``row`` (NEW) on its day."""
+    return f"""INSERT INTO due_tallies (user_id, deck_id, due_day, cards, mastered)
+  VALUES ({row}.user_id, {row}.deck_id, {row}.due_day, 1, {row}.interval >= {MASTERED})
+  ON CONFLICT (user_id, deck_id, due_day) DO UPDATE SET cards = cards + 1, mastered = mastered + excluded.mastered;"""
+
+
+def _sqlite_subtract(row: str) -> str:
+    """Uncount the review state ``row`` (OLD) from its day; a row at zero goes."""
+    return f"""UPDATE due_tallies SET cards = cards - 1, mastered = mastered - ({row}.interval >= {MASTERED})
+  WHERE user_id = {row}.user_id AND deck_id = {row}.deck_id AND due_day = {row}.due_day;
+  DELETE FROM due_tallies
+  WHERE user_id = {row}.user_id AND deck_id = {row}.deck_id AND due_day = {row}.due_day AND cards <= 0;"""
+
+
+def _sqlite_subtract_card(card: str) -> str:
+    """Uncount every review state of the card ``card`` (retired or deleted) and the deck's live card."""
+    states = f"SELECT user_id, deck_id, due_day FROM review_states WHERE card_id = {card}.id"
+    return f"""UPDATE decks SET live_cards = live_cards - 1 WHERE id = {card}.deck_id;
+  UPDATE due_tallies
+  SET cards = cards - 1,
+      mastered = mastered - (SELECT s.interval >= {MASTERED} FROM review_states s
+                             WHERE s.card_id = {card}.id AND s.user_id = due_tallies.user_id)
+  WHERE (user_id, deck_id, due_day) IN ({states});
+  DELETE FROM due_tallies WHERE cards <= 0 AND (user_id, deck_id, due_day) IN ({states});"""
+
+
 SQLITE_TRIGGERS = f"""
 CREATE TRIGGER due_tallies_state_insert AFTER INSERT ON review_states
 WHEN (SELECT retired FROM cards WHERE id = NEW.card_id) = 0
 BEGIN
-  INSERT INTO due_tallies (user_id, deck_id, due_day, cards, mastered)
-  VALUES (NEW.user_id, NEW.deck_id, NEW.due_day, 1, NEW.interval >= {MASTERED})
-  ON CONFLICT (user_id, deck_id, due_day) DO UPDATE SET cards = cards + 1, mastered = mastered + excluded.mastered;
+  {_sqlite_add("NEW")}
 END;
 
 CREATE TRIGGER due_tallies_state_delete AFTER DELETE ON review_states
 WHEN (SELECT retired FROM cards WHERE id = OLD.card_id) = 0
 BEGIN
-  UPDATE due_tallies SET cards = cards - 1, mastered = mastered - (OLD.interval >= {MASTERED})
-  WHERE user_id = OLD.user_id AND deck_id = OLD.deck_id AND due_day = OLD.due_day;
-  DELETE FROM due_tallies
-  WHERE user_id = OLD.user_id AND deck_id = OLD.deck_id AND due_day = OLD.due_day AND cards <= 0;
+  {_sqlite_subtract("OLD")}
 END;
 
 CREATE TRIGGER due_tallies_state_update AFTER UPDATE OF due_day, interval ON review_states
 WHEN (OLD.due_day IS NOT NEW.due_day OR (OLD.interval >= {MASTERED}) <> (NEW.interval >= {MASTERED}))
   AND (SELECT retired FROM cards WHERE id = NEW.card_id) = 0
 BEGIN
-  UPDATE due_tallies SET cards = cards - 1, mastered = mastered - (OLD.interval >= {MASTERED})
-  WHERE user_id = OLD.user_id AND deck_id = OLD.deck_id AND due_day = OLD.due_day;
-  DELETE FROM due_tallies
-  WHERE user_id = OLD.user_id AND deck_id = OLD.deck_id AND due_day = OLD.due_day AND cards <= 0;
-  INSERT INTO due_tallies (user_id, deck_id, due_day, cards, mastered)
-  VALUES (NEW.user_id, NEW.deck_id, NEW.due_day, 1, NEW.interval >= {MASTERED})
-  ON CONFLICT (user_id, deck_id, due_day) DO UPDATE SET cards = cards + 1, mastered = mastered + excluded.mastered;
+  {_sqlite_subtract("OLD")}
+  {_sqlite_add("NEW")}
 END;
 
 CREATE TRIGGER due_tallies_card_insert AFTER INSERT ON cards
@@ -75,14 +93,7 @@ END;
 CREATE TRIGGER due_tallies_card_retire AFTER UPDATE OF retired ON cards
 WHEN OLD.retired = 0 AND NEW.retired = 1
 BEGIN
-  UPDATE decks SET live_cards = live_cards - 1 WHERE id = NEW.deck_id;
-  UPDATE due_tallies
-  SET cards = cards - 1,
-      mastered = mastered - (SELECT s.interval >= {MASTERED} FROM review_states s
-                             WHERE s.card_id = NEW.id AND s.user_id = due_tallies.user_id)
-  WHERE (user_id, deck_id, due_day) IN (SELECT user_id, deck_id, due_day FROM review_states WHERE card_id = NEW.id);
-  DELETE FROM due_tallies WHERE cards <= 0
-    AND (user_id, deck_id, due_day) IN (SELECT user_id, deck_id, due_day FROM review_states WHERE card_id = NEW.id);
+  {_sqlite_subtract_card("NEW")}
 END;
 
 CREATE TRIGGER due_tallies_card_restore AFTER UPDATE OF retired ON cards
@@ -97,14 +108,7 @@ END;
 CREATE TRIGGER due_tallies_card_delete BEFORE DELETE ON cards
 WHEN OLD.retired = 0
 BEGIN
-  UPDATE decks SET live_cards = live_cards - 1 WHERE id = OLD.deck_id;
-  UPDATE due_tallies
-  SET cards = cards - 1,
-      mastered = mastered - (SELECT s.interval >= {MASTERED} FROM review_states s
-                             WHERE s.card_id = OLD.id AND s.user_id = due_tallies.user_id)
-  WHERE (user_id, deck_id, due_day) IN (SELECT user_id, deck_id, due_day FROM review_states WHERE card_id = OLD.id);
-  DELETE FROM due_tallies WHERE cards <= 0
-    AND (user_id, deck_id, due_day) IN (SELECT user_id, deck_id, due_day FROM review_states WHERE card_id = OLD.id);
+  {_sqlite_subtract_card("OLD")}
 END;
 """
 
